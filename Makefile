@@ -1,0 +1,38 @@
+# The two commands of the README: `make book` and `make test`. Everything else is a step.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHELL  := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+.PHONY: book test venv data lint notebooks clean
+
+## book: build the site into _build/html (executes changed chapters; -W: warnings fail)
+book: $(STAMP) data
+	$(BIN)/jupyter-book build . -W --keep-going
+
+## test: lint, unit tests, nbval over every chapter, browser and Colab checks
+test: book
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n auto --dist loadscope --nbval --cov=helpers --cov-report=term-missing:skip-covered
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+## data: verify (or fetch) Fashion-MNIST into data/FashionMNIST/raw
+data: $(STAMP)
+	$(BIN)/python -c "import helpers; print('Fashion-MNIST:', helpers.ensure_fashion_mnist())"
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf _build .jupyter_cache

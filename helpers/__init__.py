@@ -1,0 +1,48 @@
+"""helpers: the small library behind the course "Fashion-MNIST, from scratch to GPU".
+
+One module per concern: ``data`` (finding and verifying the files), ``loaders`` (in-memory
+minibatches), ``training`` (d2l's classic ``train_ch3`` API), ``plotting``, ``device`` and
+``keras`` (a Keras-style wrapper). Each chapter shows the code of what it adds here.
+"""
+
+from helpers.data import (
+    TEXT_LABELS,
+    CorruptDataError,
+    DataNotFoundError,
+    ensure_fashion_mnist,
+    fashion_mnist_dataset,
+    get_fashion_mnist_labels,
+    load_fashion_mnist_tensors,
+)
+from helpers.device import check_gpu_requirement, synchronize, time_it, try_all_gpus, try_gpu
+from helpers.keras import History, KerasModel
+from helpers.loaders import TensorLoader, load_data_fashion_mnist
+from helpers.plotting import (
+    ascii_art,
+    confusion_matrix,
+    plot_confusion_matrix,
+    plot_history,
+    plot_image,
+    plot_value_array,
+    show_images,
+)
+from helpers.training import (
+    Accumulator,
+    Timer,
+    accuracy,
+    evaluate_accuracy,
+    predict_ch3,
+    sgd,
+    train_ch3,
+    train_epoch_ch3,
+)
+
+__all__ = [
+    "TEXT_LABELS", "Accumulator", "CorruptDataError", "DataNotFoundError", "History",
+    "KerasModel", "TensorLoader", "Timer", "accuracy", "ascii_art", "check_gpu_requirement",
+    "confusion_matrix", "ensure_fashion_mnist", "evaluate_accuracy", "fashion_mnist_dataset",
+    "get_fashion_mnist_labels", "load_data_fashion_mnist", "load_fashion_mnist_tensors",
+    "plot_confusion_matrix", "plot_history", "plot_image", "plot_value_array", "predict_ch3",
+    "sgd", "show_images", "synchronize", "time_it", "train_ch3", "train_epoch_ch3",
+    "try_all_gpus", "try_gpu",
+]  # fmt: skip

@@ -1,0 +1,97 @@
+"""Minibatches of Fashion-MNIST straight from tensors in memory (or on the GPU).
+
+torchvision's ``Dataset`` + ``ToTensor`` + ``DataLoader`` turns every image into a PIL
+image and back, one at a time; here the whole dataset is one uint8 tensor and a batch
+is one indexing operation. Introduced in "The Fashion-MNIST dataset" (chapter 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from helpers.data import load_fashion_mnist_tensors
+
+
+class TensorLoader:
+    """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1]."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        resize: tuple[int, int] | None = None,
+    ) -> None:
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)  # ceiling division
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        device = self.labels.device
+        # A new order every epoch, drawn from torch's global generator (so seeds work).
+        order = torch.randperm(n).to(device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                X = self.images[start : start + self.batch_size]
+                y = self.labels[start : start + self.batch_size]
+            else:
+                idx = order[start : start + self.batch_size]
+                X, y = self.images[idx], self.labels[idx]
+            X = X.unsqueeze(1).float().div_(255)
+            if self.resize is not None:
+                X = F.interpolate(X, size=self.resize, mode="bilinear", antialias=True)
+            yield X, y
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return batch_size
+
+
+def _check_resize(resize: object) -> tuple[int, int] | None:
+    if resize is None:
+        return None
+    pair = (resize, resize) if isinstance(resize, int) else resize
+    if (
+        not isinstance(pair, tuple | list)
+        or len(pair) != 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair)
+    ):
+        raise ValueError(f"resize must be a positive int or a pair of them, got {resize!r}")
+    return (pair[0], pair[1])
+
+
+def _check_device(device: object) -> torch.device:
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must name a torch device, got {device!r}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but no CUDA GPU is visible")
+    return device
+
+
+def load_data_fashion_mnist(
+    batch_size: int,
+    resize: int | tuple[int, int] | None = None,
+    device: str | torch.device | None = None,
+    root: str | Path | None = None,
+) -> tuple[TensorLoader, TensorLoader]:
+    """Return ``(train_iter, test_iter)`` over Fashion-MNIST, d2l's interface, in memory."""
+    batch_size = _check_batch_size(batch_size)
+    size = _check_resize(resize)
+    device = _check_device(device)
+    X_train, y_train, X_test, y_test = load_fashion_mnist_tensors(root)
+    on = [t.to(device) for t in (X_train, y_train, X_test, y_test)]
+    train_iter = TensorLoader(on[0], on[1], batch_size, shuffle=True, resize=size)
+    test_iter = TensorLoader(on[2], on[3], batch_size, shuffle=False, resize=size)
+    return train_iter, test_iter
