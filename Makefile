@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHELL  := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-.PHONY: book test venv data lint notebooks clean
+.PHONY: book test venv data lint notebooks check-notebooks bench clean
 
 ## book: build the site into _build/html (executes changed chapters; -W: warnings fail)
 book: $(STAMP) data
@@ -30,6 +30,18 @@ $(STAMP): requirements.txt pyproject.toml
 ## data: verify (or fetch) Fashion-MNIST into data/FashionMNIST/raw
 data: $(STAMP)
 	$(BIN)/python -c "import helpers; print('Fashion-MNIST:', helpers.ensure_fashion_mnist())"
+
+## notebooks: re-execute every chapter into chapters/NN_name.ipynb (golden outputs, Colab)
+notebooks: $(STAMP) data
+	$(BIN)/python -m tools.notebooks fix-setup
+	$(BIN)/python -m tools.notebooks build $(CHAPTERS)
+
+check-notebooks: $(STAMP)
+	$(BIN)/python -m tools.notebooks check
+
+## bench: measure the course's pipeline against the d2l-style path (see benchmarks/)
+bench: $(STAMP) data
+	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

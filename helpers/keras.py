@@ -7,7 +7,7 @@ Not a framework: each method is a plain loop a reader can follow, written out in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -1,0 +1,124 @@
+"""Generate and check the executed notebooks that sit beside the chapter sources.
+
+Each ``chapters/NN_name.py`` (jupytext, percent format) is the source of truth. Running
+``python -m tools.notebooks build`` executes it in a fresh kernel and writes
+``chapters/NN_name.ipynb`` with its outputs. Those notebooks serve three purposes: they
+are what "Open in Colab" opens, the ".ipynb" download, and nbval's golden outputs.
+``python -m tools.notebooks check`` fails when a notebook no longer matches its source
+or when a chapter's Colab set-up cell disagrees with the repository in ``_config.yml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+SETUP_TEMPLATE = ROOT / "tools" / "colab_cell.txt"
+# Colab opens these notebooks on a GPU runtime.
+GPU_CHAPTERS = {"05_gpu"}
+
+
+def chapter_sources() -> list[Path]:
+    """Return the chapter sources, in reading order."""
+    return sorted(CHAPTERS.glob("[0-9][0-9]_*.py"))
+
+
+def repository() -> tuple[str, str]:
+    """Return the repository URL and branch named in ``_config.yml``."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def setup_cell_source() -> str:
+    """Return the Colab set-up cell every chapter must start with."""
+    url, branch = repository()
+    text = SETUP_TEMPLATE.read_text().rstrip("\n")
+    return text.replace("{repository_url}", url).replace("{branch}", branch)
+
+
+def cells_of(notebook: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    """Return ``(cell type, source)`` pairs: what must agree between .py and .ipynb."""
+    return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
+
+
+def problems(source: Path) -> list[str]:
+    """List what is wrong with a chapter source and its generated notebook."""
+    found = []
+    notebook = jupytext.read(source)
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.source.strip() != setup_cell_source():
+        found.append(f"{source.name}: first cell is not the Colab set-up cell (make notebooks)")
+    elif "remove-cell" not in first.metadata.get("tags", []):
+        found.append(f"{source.name}: the Colab set-up cell must be tagged remove-cell")
+    target = source.with_suffix(".ipynb")
+    if not target.exists():
+        return [*found, f"{target.name}: missing (run `make notebooks`)"]
+    golden = nbformat.read(target, as_version=4)
+    if cells_of(golden) != cells_of(notebook):
+        found.append(f"{target.name}: cells differ from {source.name} (run `make notebooks`)")
+    unrun = [i for i, c in enumerate(golden.cells) if c.cell_type == "code" and not c.get("execution_count")]
+    if unrun:
+        found.append(f"{target.name}: code cells {unrun} were never executed")
+    return found
+
+
+def fix_setup_cell(source: Path) -> None:
+    """Rewrite a chapter's first cell to the current Colab set-up cell."""
+    notebook = jupytext.read(source)
+    cell = nbformat.v4.new_code_cell(setup_cell_source(), metadata={"tags": ["remove-cell"]})
+    first = notebook.cells[0] if notebook.cells else None
+    if first is not None and first.cell_type == "code" and "importlib.util" in first.source:
+        notebook.cells[0] = cell
+    else:
+        notebook.cells.insert(0, cell)
+    jupytext.write(notebook, source, fmt="py:percent")
+
+
+def build(source: Path, timeout: int = 900) -> Path:
+    """Execute a chapter in a fresh kernel (cwd ``chapters/``) and write its notebook."""
+    notebook = jupytext.read(source)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", record_timing=False,
+        resources={"metadata": {"path": str(source.parent)}},
+    )  # fmt: skip
+    client.execute()
+    notebook.metadata.pop("jupytext", None)
+    if source.stem in GPU_CHAPTERS:
+        notebook.metadata["accelerator"] = "GPU"
+        notebook.metadata["colab"] = {"provenance": [], "gpuType": "T4"}
+    target = source.with_suffix(".ipynb")
+    nbformat.write(notebook, target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``build [NAMES]``, ``check`` or ``fix-setup``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build", "check", "fix-setup"])
+    parser.add_argument("names", nargs="*", help="chapter stems, e.g. 01_dataset (default: all)")
+    args = parser.parse_args(argv)
+    sources = [s for s in chapter_sources() if not args.names or s.stem in args.names]
+    if args.command == "check":
+        found = [p for s in sources for p in problems(s)]
+        print("\n".join(found) or f"{len(sources)} chapters and notebooks agree")
+        return 1 if found else 0
+    for source in sources:
+        if args.command == "fix-setup":
+            fix_setup_cell(source)
+        else:
+            print(f"executing {source.name} ...", flush=True)
+            print(f"wrote {build(source).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
