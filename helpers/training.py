@@ -68,6 +68,7 @@ def train_epoch_ch3(
         else:
             l.sum().backward()
             updater(X.shape[0])
+        l = l.detach()  # noqa: E741 - only read from here on (float() of a graph warns)
         metric.add(float(l.sum()) if l.ndim else float(l) * len(y), accuracy(y_hat, y), y.numel())
     return metric[0] / metric[2], metric[1] / metric[2]
 

@@ -1,0 +1,255 @@
+"""A small Sphinx extension for the course's book (loaded by ``_config.yml``).
+
+It does five things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py`` pages:
+
+* **Colab and downloads.** A chapter's page is built from ``chapters/NAME.py``; the executed
+  notebook ``chapters/NAME.ipynb`` sits beside it (written by ``make notebooks``). The theme
+  already points its Colab link at that ``.ipynb`` when it exists (``launch.py``: "an ipynb of
+  same name exists"). This extension also puts the notebook into the site as
+  ``_sources/NAME.ipynb`` and names it in the page context as ``ipynb_source``, which makes the
+  theme's download menu offer ".ipynb" beside ".py". A notebook page with no ``.ipynb``
+  beside it (the appendix) gets no launch menu, since Colab cannot open a ``.py`` file.
+* **Alt text.** An image output with no ``alt`` (set per cell with the cell metadata
+  ``mystnb: {image: {alt: ...}}``) gets one from its cell: the cell's first comment line, or a
+  plain description.
+* **Executed pages.** Unless execution is off, every notebook page must have execution data
+  that says it succeeded; otherwise the build warns (and ``-W`` fails it).
+* **Clean pages.** Inline scripts listed twice are written once (see
+  ``drop_duplicate_scripts``).
+* **Versions.** The ``course-versions`` directive renders a table of installed package
+  versions (used by the execution report).
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+LOGGER = logging.getLogger(__name__)
+# Comment lines that say nothing about a figure.
+_NOT_A_CAPTION = re.compile(r"^(NBVAL_|noqa|fmt:|type:|ruff:|%|!)", re.IGNORECASE)
+
+
+def notebook_beside(app: Sphinx, docname: str) -> Path | None:
+    """Return the executed ``.ipynb`` beside a ``.py`` page's source, if there is one."""
+    source = Path(app.env.doc2path(docname))
+    if source.suffix != ".py":
+        return None
+    notebook = source.with_suffix(".ipynb")
+    return notebook if notebook.is_file() else None
+
+
+def _is_notebook_page(app: Sphinx, docname: str) -> bool:
+    return "kernelspec" in app.env.metadata.get(docname, {})
+
+
+# -- Colab and downloads ---------------------------------------------------------------------
+
+
+def offer_notebook_download(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Name the page's notebook as ``ipynb_source``; the theme adds it to the download menu."""
+    if doctree is not None and notebook_beside(app, pagename):
+        context["ipynb_source"] = pagename + ".ipynb"
+
+
+def drop_launch_without_notebook(app: Sphinx, pagename: str, templatename, context, doctree):
+    """Remove the launch menu from notebook pages that have no ``.ipynb`` for Colab to open."""
+    if doctree is None or notebook_beside(app, pagename) or "header_buttons" not in context:
+        return
+    buttons = context["header_buttons"]
+    kept = [b for b in buttons if b.get("label") != "launch-buttons"]
+    if len(kept) != len(buttons):
+        LOGGER.info(f"[course_site] {pagename}: no .ipynb beside its source, no launch menu")
+        buttons[:] = kept
+
+
+def copy_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    """Copy every page's executed notebook to ``_sources/`` in the built site."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for docname in sorted(app.env.found_docs):
+        notebook = notebook_beside(app, docname)
+        if notebook:
+            target = Path(app.outdir, "_sources", *f"{docname}.ipynb".split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(notebook, target)
+
+
+def record_notebook_state(app: Sphinx, doctree: nodes.document) -> None:
+    """Remember whether a page had a notebook beside it when it was read."""
+    state = _state(app.env)
+    state[app.env.docname] = notebook_beside(app, app.env.docname) is not None
+
+
+def _state(env: BuildEnvironment) -> dict[str, bool]:
+    if not hasattr(env, "course_has_notebook"):
+        env.course_has_notebook = {}
+    return env.course_has_notebook
+
+
+def outdated_by_notebook(app: Sphinx, env: BuildEnvironment, added, changed, removed):
+    """Rebuild pages whose ``.ipynb`` appeared or disappeared (their buttons change)."""
+    state = _state(env)
+    return [
+        docname
+        for docname, had in state.items()
+        if docname in env.found_docs
+        and docname not in removed
+        and had != (notebook_beside(app, docname) is not None)
+    ]
+
+
+def purge_state(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _state(env).pop(docname, None)
+
+
+def merge_state(app: Sphinx, env: BuildEnvironment, docnames, other: BuildEnvironment) -> None:
+    theirs = _state(other)
+    _state(env).update({d: theirs[d] for d in docnames if d in theirs})
+
+
+def drop_duplicate_scripts(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Keep one copy of each inline script.
+
+    Extensions that add inline scripts after the builder started (sphinx-togglebutton,
+    sphinx-thebe) get them listed twice with Sphinx 7.4: once with the file name ``None``
+    and once with ``""``, so Sphinx's own de-duplication misses them, and the second
+    ``const THEBE_JS_URL`` is a JavaScript error on every page.
+    """
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {})
+        key = (getattr(script, "filename", script) or "", tuple(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    if "script_files" in context:
+        context["script_files"][:] = kept
+
+
+# -- Alt text --------------------------------------------------------------------------------
+
+
+def describe_cell(source: str) -> str | None:
+    """Return the first comment line of a code cell that could describe its figure."""
+    for line in source.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            text = line.lstrip("#").strip()
+            if text and not _NOT_A_CAPTION.match(text):
+                return text
+    return None
+
+
+def _is_input(block: nodes.literal_block, cell: nodes.container) -> bool:
+    parent = block.parent
+    return parent is not None and parent.get("nb_element") == "cell_code_source"
+
+
+def add_alt_text(app: Sphinx, doctree: nodes.document) -> None:
+    """Give every image output of a notebook cell an ``alt`` text if it has none."""
+    title = app.env.titles.get(app.env.docname)
+    page = title.astext() if title is not None else app.env.docname
+    for cell in doctree.findall(nodes.container):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        images = [img for img in cell.findall(nodes.image) if not img.get("alt")]
+        if not images:
+            continue
+        blocks = [b for b in cell.findall(nodes.literal_block) if _is_input(b, cell)]
+        text = describe_cell(blocks[0].astext()) if blocks else None
+        if text is None:
+            text = f"Figure drawn by a code cell of the page {page!r}"
+        for i, image in enumerate(images, start=1):
+            image["alt"] = text if len(images) == 1 else f"{text} ({i} of {len(images)})"
+
+
+# -- Executed pages --------------------------------------------------------------------------
+
+
+def check_executed(app: Sphinx, env: BuildEnvironment) -> None:
+    """Warn about notebook pages that have no successful execution record."""
+    if app.config.nb_execution_mode == "off":
+        return
+    records = getattr(env, "nb_metadata", {})
+    for docname in sorted(env.found_docs):
+        if not _is_notebook_page(app, docname):
+            continue
+        record = records.get(docname, {}).get("exec_data")
+        if not record:
+            LOGGER.warning(
+                f"{docname}: the notebook page was not executed (no execution record)",
+                type="course_site",
+                location=docname,
+            )
+        elif not record.get("succeeded"):
+            LOGGER.warning(
+                f"{docname}: the notebook page failed to execute ({record.get('error')})",
+                type="course_site",
+                location=docname,
+            )
+
+
+# -- Versions --------------------------------------------------------------------------------
+
+
+class CourseVersions(SphinxDirective):
+    """A table of the installed versions of the packages named in ``:packages:``."""
+
+    option_spec = {"packages": directives.unchanged_required}
+
+    def run(self) -> list[nodes.Node]:
+        self.env.note_reread()  # versions change without the page changing
+        rows = [("Python", platform.python_version())]
+        for name in self.options.get("packages", "").split():
+            try:
+                rows.append((name, metadata.version(name)))
+            except metadata.PackageNotFoundError:
+                rows.append((name, "not installed"))
+        return [_table(["Package", "Version"], rows)]
+
+
+def _table(header: list[str], rows: list[tuple[str, str]]) -> nodes.table:
+    table = nodes.table(classes=["course-versions"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for _ in header:
+        group += nodes.colspec(colwidth=1)
+    head, body = nodes.thead(), nodes.tbody()
+    group += head
+    group += body
+    for target, cells in [(head, header), *[(body, list(r)) for r in rows]]:
+        row = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=text)
+            row += entry
+        target += row
+    return table
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # The theme builds its buttons at priority 501: name the notebook before, prune after.
+    app.connect("html-page-context", offer_notebook_download, priority=450)
+    app.connect("html-page-context", drop_launch_without_notebook, priority=600)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", copy_notebooks)
+    app.connect("doctree-read", record_notebook_state)
+    app.connect("doctree-read", add_alt_text)
+    app.connect("env-get-outdated", outdated_by_notebook)
+    app.connect("env-purge-doc", purge_state)
+    app.connect("env-merge-info", merge_state)
+    app.connect("env-check-consistency", check_executed)
+    app.add_directive("course-versions", CourseVersions)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,192 @@
+"""The benchmark runs, writes what the Performance page reads, and judges targets correctly.
+
+Nothing here asserts on speed: the tiny run only has to work and write sane numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, run
+from benchmarks.measure import summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "benchmarks" / "results" / "latest.json"
+CHAPTERS = {"02_softmax_scratch", "03_softmax_concise", "04_keras_mlp"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Run ``python -m benchmarks.run --tiny`` once; return (out folder, stdout)."""
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, done.stdout
+
+
+def _check_stats(stats, positive=True):
+    assert set(stats) == {"median", "min", "max", "n"}
+    assert stats["n"] >= 1
+    assert stats["min"] <= stats["median"] <= stats["max"]
+    if positive:
+        assert stats["min"] > 0
+
+
+def test_tiny_run_writes_valid_json(tiny):
+    out, _ = tiny
+    results = json.loads((out / "latest.json").read_text())
+    assert set(results) == {"machine", "settings", "sections", "targets"}
+    assert results["settings"]["tiny"] is True
+    assert results["settings"]["sections"] == ["reading", "training", "gpu"]
+    machine = results["machine"]
+    assert machine["cpu"] and machine["cores"] >= 1 and machine["torch"] and machine["date"]
+
+    reading = results["sections"]["reading"]
+    names = [row["name"] for row in reading["rows"]]
+    assert names == [
+        "DataLoader + ToTensor, 0 workers", "DataLoader + ToTensor, 2 workers",
+        "DataLoader + ToTensor, 4 workers", "helpers.load_data_fashion_mnist (in memory)",
+    ]  # fmt: skip
+    for row in reading["rows"]:
+        _check_stats(row["seconds"])
+        assert row["img_per_s"] > 0
+    assert reading["images"] == 2000 and reading["speedup"] > 0
+    assert all(value > 0 for value in reading["anatomy"].values())
+
+    training = results["sections"]["training"]
+    assert {m["chapter"] for m in training["models"]} == CHAPTERS
+    for model in training["models"]:
+        assert model["epochs"] == 1 and model["train_images"] == 2000
+        for path in ("classic", "course"):
+            _check_stats(model[path]["seconds"])
+            _check_stats(model[path]["test_acc"])
+            # One epoch on 2,000 images: far from trained, but clearly better than chance.
+            assert 0.3 < model[path]["test_acc"]["median"] <= 1
+        assert model["speedup"] > 0
+
+    gpu = results["sections"]["gpu"]
+    if gpu["available"]:
+        assert len(gpu["rows"]) == 6 and all(r["img_per_s"] > 0 for r in gpu["rows"])
+    else:
+        assert "no CUDA GPU" in gpu["reason"]
+
+
+def test_tiny_run_measures_no_target(tiny):
+    """Tiny settings are not the targets' settings: nothing may count as met or missed."""
+    out, _ = tiny
+    results = json.loads((out / "latest.json").read_text())
+    assert results["targets"]
+    assert {t["status"] for t in results["targets"]} == {report.NOT_MEASURED}
+
+
+def test_tiny_run_writes_and_prints_the_markdown(tiny):
+    out, stdout = tiny
+    markdown = (out / "latest.md").read_text()
+    results = json.loads((out / "latest.json").read_text())
+    assert markdown == report.to_markdown(results)
+    assert stdout.strip() == markdown.strip()
+    for heading in ("## Machine", "## Reading one epoch", "## Training each chapter's model",
+                    "## On a GPU", "## Targets"):  # fmt: skip
+        assert heading in markdown
+    assert "| helpers.load_data_fashion_mnist (in memory) |" in markdown
+    assert report.ratio(results["sections"]["reading"]["speedup"]) in markdown
+
+
+def test_tiny_run_never_writes_over_the_committed_results():
+    assert run.parse(["--tiny"]).out == ROOT / "benchmarks" / "out"
+    assert run.parse([]).out == ROOT / "benchmarks" / "results"
+
+
+def test_options_select_sections_and_reject_unknown_ones():
+    assert run.parse(["--only", "gpu,reading"]).only == ["reading", "gpu"]
+    with pytest.raises(SystemExit):
+        run.parse(["--only", "reading,typo"])
+    with pytest.raises(SystemExit):
+        run.parse(["--repeat", "0"])
+
+
+def test_summarize():
+    assert summarize([3.0, 1.0, 2.0, 10.0]) == {"median": 2.5, "min": 1.0, "max": 10.0, "n": 4}
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def _results(reading_speedup, training_speedup, acc_diff, chapter_seconds, book_seconds):
+    one = lambda value: {"median": value, "min": value, "max": value, "n": 1}  # noqa: E731
+    chapters = [{"chapter": "01_dataset", "limit_s": 30, "seconds": one(chapter_seconds)},
+                {"chapter": "04_keras_mlp", "limit_s": 60, "seconds": one(chapter_seconds)},
+                {"chapter": "05_gpu", "limit_s": 30, "error": "CellExecutionError: boom"}]  # fmt: skip
+    model = {"chapter": "02_softmax_scratch", "speedup": training_speedup, "acc_diff": acc_diff,
+             "same_accuracy": abs(acc_diff) <= 0.01}  # fmt: skip
+    return {
+        "settings": {"tiny": False},
+        "sections": {
+            "reading": {"speedup": reading_speedup},
+            "training": {"models": [model]},
+            "chapters": {"rows": chapters},
+            "book": {"limit_s": 180, "cold": one(book_seconds)},
+        },
+    }
+
+
+def test_targets_are_met_only_when_every_condition_holds():
+    statuses = [t["status"] for t in report.targets(_results(20.0, 10.0, 0.004, 29.9, 179.0))]
+    # reading, training, chapter 01, chapter 04, chapter 05 (fails), book
+    assert statuses == ["met", "met", "met", "met", "missed", "met"]
+    statuses = [t["status"] for t in report.targets(_results(19.9, 30.0, -0.02, 45.0, 180.0))]
+    # fast training at a lower accuracy is missed; 45 s is within chapter 04's 60 s only
+    assert statuses == ["missed", "missed", "missed", "met", "missed", "missed"]
+
+
+def test_targets_not_run_are_not_measured():
+    results = {"settings": {"tiny": False}, "sections": {}}
+    assert {t["status"] for t in report.targets(results)} == {report.NOT_MEASURED}
+
+
+def test_performance_page_renders_any_results_file(tiny, tmp_path):
+    """Execute the page against the tiny results, twice: it works and its text is stable."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    out, _ = tiny
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    for module in (ROOT / "benchmarks").glob("*.py"):
+        shutil.copy(module, tmp_path / "benchmarks" / module.name)
+    shutil.copy(out / "latest.json", tmp_path / "benchmarks" / "results" / "latest.json")
+    (tmp_path / "appendix").mkdir()
+    texts = []
+    for _ in range(2):
+        notebook = jupytext.read(ROOT / "appendix" / "performance.py")
+        resources = {"metadata": {"path": str(tmp_path / "appendix")}}
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources).execute()
+        texts.append(
+            [
+                o.get("text", "") + o.get("data", {}).get("text/markdown", "")
+                for cell in notebook.cells if cell.cell_type == "code"
+                for o in cell.outputs
+            ]  # fmt: skip
+        )
+    assert texts[0] == texts[1]
+    page = "\n".join(texts[0])
+    results = json.loads((out / "latest.json").read_text())
+    assert results["machine"]["date"] in page
+    assert "| helpers.load_data_fashion_mnist (in memory) |" in page
+    assert "Not measured in this run." in page  # the tiny run has no chapters or book section
+    assert f"did not measure {len(results['targets'])}." in page
+
+
+@pytest.mark.skipif(not COMMITTED.is_file(), reason="no committed results yet")
+def test_committed_results_are_a_full_run_and_match_their_markdown():
+    results = json.loads(COMMITTED.read_text())
+    assert results["settings"]["tiny"] is False
+    assert results["targets"] == report.targets(results)
+    assert COMMITTED.with_suffix(".md").read_text() == report.to_markdown(results)

@@ -1,0 +1,323 @@
+"""The built site, checked as a reader sees it: in a real browser, with no network.
+
+Needs `make book` first (the site in ``_build/html``) and a Chromium or Chrome binary
+(``CHROMIUM_PATH``, default ``/usr/bin/chromium``); Playwright drives it, and never downloads
+a browser. Every request that leaves the local server is blocked, so a page that needs a CDN
+fails here as it would for an offline reader. A screenshot of each page is saved to
+``_build/screenshots/``.
+
+The first tests read the built HTML without a browser: the Colab links and the notebook
+downloads of every chapter.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import subprocess
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+COLAB = "https://colab.research.google.com/github"
+
+
+def _toc_pages() -> list[str]:
+    """Return the docnames of the book, in reading order, from ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+    for part in toc.get("parts", []):
+        names += [chapter["file"] for chapter in part["chapters"]]
+    return [re.sub(r"\.(md|py|ipynb)$", "", name) for name in names]
+
+
+PAGES = _toc_pages()
+CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+
+
+def _repository() -> tuple[str, str]:
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return repo["url"].rstrip("/"), repo["branch"]
+
+
+def _html(docname: str) -> str:
+    path = SITE / f"{docname}.html"
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` first")
+    return path.read_text(encoding="utf-8")
+
+
+class _Links(HTMLParser):
+    """Collect the ``href`` of every ``<a>`` in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def _links(docname: str) -> list[str]:
+    parser = _Links()
+    parser.feed(_html(docname))
+    return parser.hrefs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def site() -> Path:
+    """The built site; the tests fail with a clear message when it does not exist."""
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"no built site in {SITE.relative_to(ROOT)}: run `make book` first")
+    return SITE
+
+
+# -- Colab links and downloads (no browser needed) ------------------------------------------
+
+
+def test_the_book_has_the_five_chapters():
+    assert len(CHAPTERS) == 5, CHAPTERS
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_colab_link_opens_the_chapter_notebook(chapter):
+    url, branch = _repository()
+    org_repo = urlparse(url).path.strip("/")
+    colab = [h for h in _links(chapter) if h.startswith(COLAB)]
+    assert colab == [f"{COLAB}/{org_repo}/blob/{branch}/{chapter}.ipynb"]
+
+
+def _not_ignored_by_git(path: Path) -> bool:
+    """True unless git would ignore the file (an ignored file never reaches the branch)."""
+    if not (ROOT / ".git").exists():
+        return True
+    rel = str(path.relative_to(ROOT))
+    result = subprocess.run(["git", "check-ignore", "-q", rel], cwd=ROOT, check=False)
+    return result.returncode == 1  # 0: ignored, 1: not ignored
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_colab_link_points_at_a_notebook_in_the_repository(page):
+    url, branch = _repository()
+    prefix = f"{COLAB}/{urlparse(url).path.strip('/')}/blob/{branch}/"
+    for href in (h for h in _links(page) if h.startswith(COLAB)):
+        assert href.startswith(prefix), f"{page}: Colab link outside the repository: {href}"
+        path = ROOT / href.removeprefix(prefix)
+        assert path.suffix == ".ipynb", f"{page}: Colab cannot open {href}"
+        assert path.is_file(), f"{page}: Colab link to a missing notebook: {href}"
+        assert _not_ignored_by_git(path), f"{path.relative_to(ROOT)} is git-ignored"
+        notebook = nbformat.read(path, as_version=4)
+        assert any(c.get("outputs") for c in notebook.cells), f"{path.name} was never executed"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_download_menu_offers_the_notebook_and_the_source(chapter):
+    downloads = [h for h in _links(chapter) if "_sources/" in h]
+    page_dir = (SITE / f"{chapter}.html").parent
+    files = {(page_dir / h).resolve() for h in downloads}
+    notebook = (SITE / "_sources" / f"{chapter}.ipynb").resolve()
+    source = (SITE / "_sources" / f"{chapter}.py").resolve()
+    assert notebook in files, f"{chapter}: no .ipynb in the download menu: {downloads}"
+    assert source in files, f"{chapter}: no .py in the download menu: {downloads}"
+    assert notebook.is_file() and source.is_file()
+    assert notebook.read_bytes() == (ROOT / f"{chapter}.ipynb").read_bytes()
+
+
+def test_execution_report_lists_every_chapter_as_succeeded():
+    page = _html("appendix/execution")
+    rows = [re.sub(r"<[^>]+>", " ", r).split() for r in re.findall(r"<tr.*?</tr>", page, re.S)]
+    status = {cells[0]: cells[-1] for cells in rows if cells}
+    for chapter in CHAPTERS:
+        assert chapter in status, f"{chapter} is not in the execution report"
+        assert status[chapter] == "✅", f"{chapter} did not execute successfully"
+
+
+# -- In the browser -------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the signature of the base class
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Serve ``_build/html`` on a free local port; yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium from the system (Playwright never downloads one here)."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no browser at {CHROMIUM}: install chromium or set CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A browser page that records every problem a reader would meet."""
+
+    def __init__(self, browser, server: str) -> None:
+        self.server = server
+        self.problems: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        # Offline: anything not served by the local server is blocked and reported.
+        self.context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), self._block)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        self.page.on("requestfailed", self._failed)
+        self.page.on("response", self._response)
+
+    def _block(self, route):
+        if not route.request.url.startswith(("data:", "blob:")):
+            self.problems.append(f"request leaves the site: {route.request.url}")
+        route.abort()
+
+    def _console(self, msg):
+        if msg.type == "error":
+            self.problems.append(f"console error: {msg.text}")
+
+    def _failed(self, request):
+        if request.url.startswith(self.server):
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def open(self, path: str):
+        self.page.goto(urljoin(self.server, path), wait_until="networkidle")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    visit = Visit(browser, server)
+    yield visit
+    visit.close()
+
+
+def _wait_for_math(page) -> tuple[int, int]:
+    """Wait until MathJax has typeset every formula; return (formulas, typeset)."""
+    formulas = page.locator(".math").count()
+    if formulas:
+        page.wait_for_function(
+            "n => document.querySelectorAll('mjx-container').length >= n", arg=formulas
+        )
+    return formulas, page.locator("mjx-container").count()
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_loads_cleanly_offline(visit, docname):
+    page = visit.open(f"{docname}.html")
+    formulas, typeset = _wait_for_math(page)
+    assert typeset >= formulas
+    if formulas:  # rendered by the local MathJax: no raw TeX delimiters left on the page
+        text = page.locator("article").inner_text()
+        assert "\\(" not in text and "\\[" not in text, f"{docname}: untypeset math"
+    broken = page.evaluate(
+        """() => Array.from(document.images)
+            .filter(img => !(img.complete && img.naturalWidth > 0))
+            .map(img => img.getAttribute('src'))"""
+    )
+    assert broken == [], f"{docname}: images that did not load: {broken}"
+    no_alt = page.evaluate(
+        """() => Array.from(document.querySelectorAll('article img'))
+            .filter(img => !(img.getAttribute('alt') || '').trim())
+            .map(img => img.getAttribute('src'))"""
+    )
+    assert no_alt == [], f"{docname}: images without alt text: {no_alt}"
+    assert page.locator("article h1").count() == 1, f"{docname}: no single page title"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{docname.replace('/', '_')}.png"), full_page=True)
+    assert visit.problems == [], f"{docname}: " + "\n".join(visit.problems)
+
+
+def test_math_is_typeset_on_the_chapter_pages(visit):
+    """At least one chapter has formulas, and MathJax (served locally) rendered them."""
+    typeset = 0
+    for chapter in CHAPTERS:
+        page = visit.open(f"{chapter}.html")
+        typeset += _wait_for_math(page)[1]
+        if typeset:
+            src = page.locator("script[src*='tex-chtml']").get_attribute("src")
+            assert src and "_static/mathjax/" in src, f"MathJax is not served locally: {src}"
+            break
+    assert typeset > 0, "no chapter page has typeset math"
+    assert visit.problems == [], "\n".join(visit.problems)
+
+
+def _follow(visit, start: str, selector: str, steps: int) -> list[str]:
+    """Click the ``selector`` link ``steps`` times from ``start``; return the pages seen."""
+    page = visit.open(f"{start}.html")
+    seen = [start]
+    for _ in range(steps):
+        link = page.locator(selector)
+        assert link.count() == 1, f"no {selector} link on {seen[-1]}"
+        with page.expect_navigation(wait_until="load"):
+            link.click()
+        path = urlparse(page.url).path.removeprefix(urlparse(visit.server).path)
+        seen.append(path.removesuffix(".html"))
+    return seen
+
+
+def test_next_links_walk_through_the_book(visit):
+    assert _follow(visit, PAGES[0], "a.right-next", len(PAGES) - 1) == PAGES
+    assert visit.page.locator("a.right-next").count() == 0, "the last page has a next link"
+    assert visit.problems == [], "\n".join(visit.problems)
+
+
+def test_previous_links_walk_back(visit):
+    assert _follow(visit, PAGES[-1], "a.left-prev", len(PAGES) - 1) == PAGES[::-1]
+    assert visit.problems == [], "\n".join(visit.problems)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_search_finds_the_chapter_by_its_title(visit, chapter):
+    title = visit.open(f"{chapter}.html").locator("article h1").first.inner_text()
+    title = title.strip().rstrip("#").strip()
+    page = visit.open(f"search.html?q={title}")
+    results = page.locator("#search-results a")
+    results.first.wait_for(timeout=15_000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    found = [h for h in hrefs if urlparse(h).path.endswith(f"{chapter}.html")]
+    assert found, f"searching for {title!r} did not find {chapter}: {hrefs}"
+    assert parse_qs(urlparse(page.url).query)["q"] == [title]
+    assert visit.problems == [], "\n".join(visit.problems)
