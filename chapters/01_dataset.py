@@ -58,7 +58,7 @@ from helpers import (
 
 # %% tags=["remove-cell"]
 # %config InlineBackend.figure_formats = ["retina"]
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## What Fashion-MNIST is
@@ -121,14 +121,15 @@ for i, name in enumerate(helpers.TEXT_LABELS):
     print(i, name)
 
 # %%
-get_fashion_mnist_labels([mnist_train[i][1] for i in range(10)])
+print(get_fashion_mnist_labels([mnist_train[i][1] for i in range(10)]))
 
 # %% [markdown]
 # ## Looking at the data
 #
 # `show_images(imgs, num_rows, num_cols, titles)` draws a grid of images with a title above
-# each. Here are the first 18 training images with their labels. Notice how much the shirts,
-# t-shirts, pullovers and coats resemble one another: most of a model's mistakes will be there.
+# each. Here are the first 18 training images with their labels. Trousers, bags and shoes have
+# shapes of their own, but t-shirts, shirts, pullovers and coats share one silhouette: that
+# is where we should expect a model to make most of its mistakes.
 
 # %%
 X, y = next(iter(DataLoader(mnist_train, batch_size=18)))
