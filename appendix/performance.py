@@ -174,9 +174,18 @@ show("book")
 
 # %% [markdown]
 # ## On a GPU
+#
+# This machine's run measures the GPU section only when it has a GPU. The benchmark was also
+# run with `--only reading,gpu` on a GPU machine, and wrote `benchmarks/results/gpu-*.json`;
+# each such file is shown below with the machine it came from.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("gpu")
+for path in sorted((root / RESULTS.parent).glob("gpu-*.json")):
+    other = json.loads(path.read_text())
+    display(Markdown(f"**From `{path.name}`**\n\n" + report.machine_table(other)))
+    display(Markdown(report.section_markdown(other, "reading")))
+    display(Markdown(report.section_markdown(other, "gpu")))
 
 # %% [markdown]
 # ## Targets

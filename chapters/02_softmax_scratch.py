@@ -21,7 +21,10 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("helpers") is None:
-    source = os.environ.get("COURSE_INSTALL_SOURCE", "git+https://github.com/fashion-mnist-course/from-scratch-to-gpu@main")
+    source = os.environ.get(
+        "COURSE_INSTALL_SOURCE",
+        "git+https://github.com/fashion-mnist-course/from-scratch-to-gpu@main",
+    )
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "--no-deps", "d2l==1.0.3"], check=True)
     subprocess.run([*pip, source], check=True)

@@ -27,8 +27,11 @@ def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out, done.stdout
 
@@ -53,9 +56,11 @@ def test_tiny_run_writes_valid_json(tiny):
     reading = results["sections"]["reading"]
     names = [row["name"] for row in reading["rows"]]
     assert names == [
-        "DataLoader + ToTensor, 0 workers", "DataLoader + ToTensor, 2 workers",
-        "DataLoader + ToTensor, 4 workers", "helpers.load_data_fashion_mnist (in memory)",
-    ]  # fmt: skip
+        "DataLoader + ToTensor, 0 workers",
+        "DataLoader + ToTensor, 2 workers",
+        "DataLoader + ToTensor, 4 workers",
+        "helpers.load_data_fashion_mnist (in memory)",
+    ]
     for row in reading["rows"]:
         _check_stats(row["seconds"])
         assert row["img_per_s"] > 0
@@ -94,8 +99,13 @@ def test_tiny_run_writes_and_prints_the_markdown(tiny):
     results = json.loads((out / "latest.json").read_text())
     assert markdown == report.to_markdown(results)
     assert stdout.strip() == markdown.strip()
-    for heading in ("## Machine", "## Reading one epoch", "## Training each chapter's model",
-                    "## On a GPU", "## Targets"):  # fmt: skip
+    for heading in (
+        "## Machine",
+        "## Reading one epoch",
+        "## Training each chapter's model",
+        "## On a GPU",
+        "## Targets",
+    ):
         assert heading in markdown
     assert "| helpers.load_data_fashion_mnist (in memory) |" in markdown
     assert report.ratio(results["sections"]["reading"]["speedup"]) in markdown
@@ -122,11 +132,17 @@ def test_summarize():
 
 def _results(reading_speedup, training_speedup, acc_diff, chapter_seconds, book_seconds):
     one = lambda value: {"median": value, "min": value, "max": value, "n": 1}  # noqa: E731
-    chapters = [{"chapter": "01_dataset", "limit_s": 30, "seconds": one(chapter_seconds)},
-                {"chapter": "04_keras_mlp", "limit_s": 60, "seconds": one(chapter_seconds)},
-                {"chapter": "05_gpu", "limit_s": 30, "error": "CellExecutionError: boom"}]  # fmt: skip
-    model = {"chapter": "02_softmax_scratch", "speedup": training_speedup, "acc_diff": acc_diff,
-             "same_accuracy": abs(acc_diff) <= 0.01}  # fmt: skip
+    chapters = [
+        {"chapter": "01_dataset", "limit_s": 30, "seconds": one(chapter_seconds)},
+        {"chapter": "04_keras_mlp", "limit_s": 60, "seconds": one(chapter_seconds)},
+        {"chapter": "05_gpu", "limit_s": 30, "error": "CellExecutionError: boom"},
+    ]
+    model = {
+        "chapter": "02_softmax_scratch",
+        "speedup": training_speedup,
+        "acc_diff": acc_diff,
+        "same_accuracy": abs(acc_diff) <= 0.01,
+    }
     return {
         "settings": {"tiny": False},
         "sections": {
@@ -171,9 +187,10 @@ def test_performance_page_renders_any_results_file(tiny, tmp_path):
         texts.append(
             [
                 o.get("text", "") + o.get("data", {}).get("text/markdown", "")
-                for cell in notebook.cells if cell.cell_type == "code"
+                for cell in notebook.cells
+                if cell.cell_type == "code"
                 for o in cell.outputs
-            ]  # fmt: skip
+            ]
         )
     assert texts[0] == texts[1]
     page = "\n".join(texts[0])

@@ -39,9 +39,19 @@ CHAPTER = ROOT / "chapters" / "01_dataset.ipynb"
 # What Colab preinstalls (among much else) and what this test needs to run a notebook.
 # torch/torchvision are those of requirements.txt, so that pip reuses the local wheels.
 COLAB_PACKAGES = [
-    "torch==2.14.1", "torchvision==0.29.1", "numpy", "matplotlib", "pandas", "requests",
-    "scipy", "pillow", "ipython", "ipykernel", "nbclient", "nbformat",
-]  # fmt: skip
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "numpy",
+    "matplotlib",
+    "pandas",
+    "requests",
+    "scipy",
+    "pillow",
+    "ipython",
+    "ipykernel",
+    "nbclient",
+    "nbformat",
+]
 INSTALLED_BY_SETUP_CELL = ["fashion-mnist-course-helpers", "d2l"]
 STAMP = VENV / ".colab-packages.json"
 

@@ -108,7 +108,9 @@ def test_nbval_passes_on_an_unchanged_chapter_and_fails_on_a_changed_output(tmp_
         if "text" in output:
             output["text"] = output["text"].replace("ankle boot", "boot")
         if "text/plain" in output.get("data", {}):
-            output["data"]["text/plain"] = output["data"]["text/plain"].replace("ankle boot", "boot")
+            output["data"]["text/plain"] = output["data"]["text/plain"].replace(
+                "ankle boot", "boot"
+            )
     nbformat.write(nb, notebook)
     mutated = _nbval(notebook)
     assert mutated.returncode == 1, mutated.stdout[-3000:]

@@ -65,7 +65,11 @@ def problems(source: Path) -> list[str]:
     golden = nbformat.read(target, as_version=4)
     if cells_of(golden) != cells_of(notebook):
         found.append(f"{target.name}: cells differ from {source.name} (run `make notebooks`)")
-    unrun = [i for i, c in enumerate(golden.cells) if c.cell_type == "code" and not c.get("execution_count")]
+    unrun = [
+        i
+        for i, c in enumerate(golden.cells)
+        if c.cell_type == "code" and not c.get("execution_count")
+    ]
     if unrun:
         found.append(f"{target.name}: code cells {unrun} were never executed")
     return found
