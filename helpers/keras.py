@@ -44,9 +44,17 @@ class KerasModel:
     def __init__(self, net: nn.Module, input_shape: Sequence[int] = (28, 28)) -> None:
         self.net, self.input_shape = net, tuple(input_shape)
         self.optimizer: torch.optim.Optimizer | None = None
+        self.autocast: torch.dtype | None = None
 
-    def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy", metrics=()):
-        """Choose the optimizer, loss and metrics, by name or as objects."""
+    def compile(
+        self, optimizer="adam", loss="sparse_categorical_crossentropy", metrics=(), autocast=None
+    ):
+        """Choose the optimizer, loss and metrics, by name or as objects.
+
+        ``autocast`` (e.g. ``torch.bfloat16``) runs each forward pass and loss under
+        ``torch.autocast`` (chapter 5). Only those: a context left open around the whole loop
+        keeps reusing its cached low-precision copies of the weights, so nothing is learned.
+        """
         if isinstance(optimizer, str):
             if optimizer.lower() not in OPTIMIZERS:
                 raise ValueError(f"unknown optimizer {optimizer!r}; use one of {list(OPTIMIZERS)}")
@@ -64,6 +72,7 @@ class KerasModel:
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; only 'accuracy' is supported")
         self.optimizer, self.loss, self.metrics = optimizer, loss, list(metrics)
+        self.autocast = autocast
 
     def _batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool):
         if len(x) != len(y):
@@ -76,26 +85,30 @@ class KerasModel:
             idx = slice(start, start + batch_size) if order is None else order[start:][:batch_size]
             yield x[idx].to(device), y[idx].to(device)
 
-    def _step_metrics(self, logits: torch.Tensor, y: torch.Tensor) -> float:
+    def _step_metrics(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         labels = y.argmax(dim=1) if y.ndim == 2 else y
-        return float((logits.argmax(dim=1) == labels).sum())
+        return (logits.argmax(dim=1) == labels).sum()
 
     def _run(self, x, y, batch_size: int, train: bool) -> tuple[float, float]:
         if self.optimizer is None:
             raise RuntimeError("call compile(...) before fit/evaluate")
         self.net.train(train)
-        total_loss = correct = 0.0
+        device = next(self.net.parameters()).device
+        # Sums stay on the device: one host sync per epoch, not one per step.
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
         with torch.set_grad_enabled(train):
             for X, Y in self._batches(x, y, batch_size, shuffle=train):
-                logits = self.net(X)
-                loss = self.loss(logits, Y)
+                with torch.autocast(device.type, self.autocast, enabled=bool(self.autocast)):
+                    logits = self.net(X)
+                    loss = self.loss(logits, Y)
                 if train:
                     self.optimizer.zero_grad()
                     loss.backward()
                     self.optimizer.step()
-                total_loss += float(loss) * len(Y)
-                correct += self._step_metrics(logits, Y)
-        return total_loss / len(y), correct / len(y)
+                total_loss += loss.detach() * len(Y)
+                correct += self._step_metrics(logits.detach(), Y)
+        return float(total_loss) / len(y), float(correct) / len(y)
 
     def _line(self, loss: float, acc: float, prefix: str = "") -> str:
         text = f"{prefix}loss: {loss:.4f}"

@@ -1,7 +1,7 @@
 """Figures for the course: image grids, training curves, predictions, confusion matrices.
 
-d2l 1.0.3's ``show_images`` only raises ``NotImplementedError`` (its body is left for
-each framework's chapter), so the course has its own. Introduced in chapter 1.
+d2l 1.0.3's ``show_images`` fails on a 1x1 grid and draws grey images in colour, so the
+course has its own (grey, any grid, fewer titles than images). Introduced in chapter 1.
 """
 
 from __future__ import annotations

@@ -65,15 +65,15 @@ def test_one_training_epoch_visits_every_image_exactly_once(iters, fashion_tenso
     X_train, y_train = fashion_tensors[:2]
     weights = torch.rand(784, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 
-    def keys(images):  # one number per image, so the two multisets can be compared
-        return ((images.reshape(len(images), -1).double() * 255).round() @ weights).sort().values
+    def keys(pixels):  # one number per image (0..255 pixels), so two multisets can be compared
+        return (pixels.reshape(len(pixels), -1).double() @ weights).sort().values
 
     seen = [(X, y) for X, y in iters[0]]
     X_all = torch.cat([X for X, _ in seen])
     y_all = torch.cat([y for _, y in seen])
     assert len(y_all) == 60000
     assert torch.equal(torch.bincount(y_all), torch.bincount(y_train))
-    assert torch.allclose(keys(X_all[:, 0]), keys(X_train), rtol=0, atol=1e-6)
+    assert torch.allclose(keys((X_all[:, 0] * 255).round()), keys(X_train), rtol=0, atol=1e-6)
 
 
 def test_tensor_loader_shuffle_is_a_permutation():
@@ -89,8 +89,8 @@ def test_resize_gives_the_requested_shape(fashion_tensors, resize, shape):
     _, test_iter = load_data_fashion_mnist(B, resize=resize)
     X, y = next(iter(test_iter))
     assert X.shape == (B, 1, *shape) and X.dtype == torch.float32 and y.shape == (B,)
-    reference = TF.resize(torch.stack([ToTensor()(img.numpy()) for img in
-                                       fashion_tensors[2][:B]]), list(shape), antialias=True)  # fmt: skip
+    tensors = torch.stack([ToTensor()(img.numpy()) for img in fashion_tensors[2][:B]])
+    reference = TF.resize(tensors, list(shape), antialias=True)
     assert torch.allclose(X, reference, atol=1e-6)
 
 
