@@ -64,8 +64,10 @@ from helpers.keras import categorical_crossentropy
 # %config InlineBackend.figure_formats = ["retina"]
 _ = torch.manual_seed(0)
 # Small batches (32 images) give each thread too little work: on a busy 2-core runner two
-# threads wait on each other and a step takes tens of times longer than with one.
-torch.set_num_threads(1)
+# threads wait on each other and a step takes tens of times longer than with one. Larger
+# machines keep PyTorch's default.
+if torch.get_num_threads() <= 2:
+    torch.set_num_threads(1)
 
 # %% [markdown]
 # ## The data as arrays

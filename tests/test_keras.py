@@ -222,3 +222,15 @@ def test_repr_names_the_input_shape_and_includes_the_summary():
     assert text.startswith("KerasModel(input_shape=(28, 28))\n")
     assert text.endswith(model._summary_text())
     assert "Total params: 101,770" in text
+
+
+def test_fit_with_bfloat16_autocast_learns_as_well_as_float32(data, fitted):
+    """Autocast opened per step (compile(autocast=...)) trains; parameters stay float32."""
+    model = KerasModel(mlp())
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], torch.bfloat16)
+    torch.manual_seed(0)
+    model.fit(data[0], data[1], epochs=2, batch_size=64, verbose=0)
+    _, acc = model.evaluate(data[2], data[3], verbose=0)
+    _, acc_fp32 = fitted[0].evaluate(data[2], data[3], verbose=0)
+    assert acc > 0.7 and abs(acc - acc_fp32) < 0.05, (acc, acc_fp32)
+    assert {p.dtype for p in model.net.parameters()} == {torch.float32}
