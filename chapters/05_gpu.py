@@ -147,6 +147,13 @@ print("y:", y.device, " z:", z.device, " y + z:", (y + z).device)
 print("x is y:", x is y)
 
 # %% [markdown]
+# Whatever the device, the copy and the new tensor are where we asked, and `x` has not moved:
+
+# %%
+print("y, z and y + z on the chosen device:", y.device == z.device == (y + z).device == device)
+print("x is still on:", x.device)
+
+# %% [markdown]
 # PyTorch never moves data between devices behind our back: an operation whose inputs sit
 # on different devices is an error, because a silent copy over the PCIe bus could cost more
 # than the operation itself. On a GPU machine, `x + y` with `x` on the CPU and `y` on
@@ -201,6 +208,9 @@ print("before:", {p.device.type for p in net.parameters()})
 net.to(device)
 print("after: ", {str(p.device) for p in net.parameters()})
 print("output:", net(torch.rand(4, 28, 28, device=device)).device)
+
+# %%
+print("every parameter on the chosen device:", all(p.device == device for p in net.parameters()))
 
 # %% [markdown]
 # ## Training with the data on the device
