@@ -128,6 +128,8 @@ def test_nbval_fails_when_a_helpers_function_changes(tmp_path):
     shutil.copytree(ROOT / "helpers", shadow / "helpers")
     data_py = shadow / "helpers" / "data.py"
     data_py.write_text(data_py.read_text().replace('"ankle boot"', '"boot"'))
-    mutated = _nbval(notebook, env={"PYTHONPATH": str(shadow)})
+    # The shadow copy comes first; whatever PYTHONPATH already held (packages) stays after it.
+    path = os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
+    mutated = _nbval(notebook, env={"PYTHONPATH": path})
     assert mutated.returncode == 1, mutated.stdout[-3000:]
     assert "Cell outputs differ" in mutated.stdout
