@@ -1,6 +1,6 @@
 """A small Sphinx extension for the course's book (loaded by ``_config.yml``).
 
-It does five things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py`` pages:
+It does six things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py`` pages:
 
 * **Colab and downloads.** A chapter's page is built from ``chapters/NAME.py``; the executed
   notebook ``chapters/NAME.ipynb`` sits beside it (written by ``make notebooks``). The theme
@@ -16,6 +16,8 @@ It does five things that Jupyter Book 1 and sphinx-book-theme do not do for ``.p
   that says it succeeded; otherwise the build warns (and ``-W`` fails it).
 * **Clean pages.** Inline scripts listed twice are written once (see
   ``drop_duplicate_scripts``).
+* **Fresh results.** The Performance page is rebuilt and re-executed when a benchmark
+  results file changes (``depend_on_results``).
 * **Versions.** The ``course-versions`` directive renders a table of installed package
   versions (used by the execution report).
 """
@@ -52,6 +54,20 @@ def notebook_beside(app: Sphinx, docname: str) -> Path | None:
 
 def _is_notebook_page(app: Sphinx, docname: str) -> bool:
     return "kernelspec" in app.env.metadata.get(docname, {})
+
+
+# -- The Performance page follows the benchmark's results ------------------------------------
+
+RESULTS_PAGE = "appendix/performance"
+
+
+def depend_on_results(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Rebuild the Performance page when a results file changes (it reads them; it is
+    executed on every read, ``execution_mode: force``, so the execution cache never serves
+    a table of older results)."""
+    if docname == RESULTS_PAGE:
+        for path in sorted((Path(app.srcdir) / "benchmarks" / "results").glob("*.json")):
+            app.env.note_dependency(str(path))
 
 
 # -- Colab and downloads ---------------------------------------------------------------------
@@ -240,6 +256,7 @@ def _table(header: list[str], rows: list[tuple[str, str]]) -> nodes.table:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("source-read", depend_on_results)
     # The theme builds its buttons at priority 501: name the notebook before, prune after.
     app.connect("html-page-context", offer_notebook_download, priority=450)
     app.connect("html-page-context", drop_launch_without_notebook, priority=600)

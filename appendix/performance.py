@@ -10,6 +10,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   mystnb:
+#     execution_mode: force
 # ---
 
 # %% [markdown]

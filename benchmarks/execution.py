@@ -80,8 +80,12 @@ def build_book(copy: Path, *extra: str) -> float:
     """Run ``jupyter-book build`` on ``copy`` as ``make book`` does; return seconds."""
     command = [_jupyter_book(), "build", str(copy), "-W", "--keep-going", *extra]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # cwd is the copy: _config.yml's execution cache path is relative to the working folder,
+    # and from anywhere else a "cold" build would reuse that folder's filled cache.
     seconds, done = timed(
-        lambda: subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+        lambda: subprocess.run(
+            command, cwd=copy, capture_output=True, text=True, env=env, timeout=3600
+        )
     )
     if done.returncode != 0 or not (copy / "_build" / "html" / "index.html").is_file():
         tail = (done.stdout + done.stderr).strip().splitlines()[-15:]

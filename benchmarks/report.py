@@ -189,6 +189,8 @@ def book_table(results: dict[str, Any]) -> str:
         ["warm (`--all`: every page re-rendered, notebooks from the cache)", spread(b.get("warm"))],
     ]
     text = table(["`jupyter-book build`", "Time"], rows)
+    if "measured_on" in b:  # merged in from a later run of `--only book` on the same machine
+        text += f"\n\nMeasured in a separate run of `--only book`, {b['measured_on']}."
     return text + (f"\n\nThe build failed: `{b['error'][-300:]}`" if "error" in b else "")
 
 
