@@ -117,7 +117,8 @@ show("anatomy")
 # %% [markdown]
 # ## The machine
 #
-# All the numbers on this page come from this machine and this run:
+# The numbers on this page come from this machine and one run of the benchmark, except the
+# GPU section, whose files name their own machine:
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("machine")
