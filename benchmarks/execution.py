@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import log, summarize, timed
+from tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_LIMIT_S = 30
@@ -23,33 +24,19 @@ NOT_COPIED = shutil.ignore_patterns(
 )  # fmt: skip
 
 
-def chapter_sources(root: Path = ROOT) -> list[Path]:
-    return sorted((root / "chapters").glob("[0-9][0-9]_*.py"))
-
-
 def execute_chapter(source: Path, timeout: int = 900) -> float:
-    """Execute ``source`` top to bottom in a fresh kernel, cwd ``chapters/``; return seconds.
+    """Execute ``source`` as ``make notebooks`` does, writing nothing; return seconds.
 
-    The notebook is an in-memory copy read by jupytext: the source is never written to.
     Kernel start-up is included, as in a book build.
     """
-    import jupytext
-    from nbclient import NotebookClient
-
-    notebook = jupytext.read(source)
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(source.parent)}},
-    )
-    seconds, _ = timed(client.execute)
+    seconds, _ = timed(notebooks.execute, source, timeout)
     return seconds
 
 
 def chapters(repeat: int, only_first: bool = False) -> dict[str, Any]:
     """Execute every chapter ``repeat`` times (or only the first chapter, for ``--tiny``)."""
-    sources = chapter_sources()[:1] if only_first else chapter_sources()
+    sources = notebooks.chapter_sources()
+    sources = sources[:1] if only_first else sources
     rows = []
     for source in sources:
         row: dict[str, Any] = {

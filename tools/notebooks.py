@@ -87,14 +87,23 @@ def fix_setup_cell(source: Path) -> None:
     jupytext.write(notebook, source, fmt="py:percent")
 
 
-def build(source: Path, timeout: int = 900) -> Path:
-    """Execute a chapter in a fresh kernel (cwd ``chapters/``) and write its notebook."""
+def execute(source: Path, timeout: int = 900) -> nbformat.NotebookNode:
+    """Execute a chapter top to bottom in a fresh kernel (cwd ``chapters/``); return it.
+
+    The notebook is an in-memory copy read by jupytext: the source is never written to.
+    """
     notebook = jupytext.read(source)
     client = NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", record_timing=False,
         resources={"metadata": {"path": str(source.parent)}},
     )  # fmt: skip
     client.execute()
+    return notebook
+
+
+def build(source: Path, timeout: int = 900) -> Path:
+    """Execute a chapter in a fresh kernel (cwd ``chapters/``) and write its notebook."""
+    notebook = execute(source, timeout)
     notebook.metadata.pop("jupytext", None)
     if source.stem in GPU_CHAPTERS:
         notebook.metadata["accelerator"] = "GPU"
