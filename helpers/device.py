@@ -2,6 +2,9 @@
 
 ``try_gpu`` is d2l's own. d2l 1.0.3's ``try_all_gpus`` returns ``[]`` on a machine with no
 GPU although its docstring promises ``[cpu()]``, so the course has its own version.
+d2l is imported on the first call of ``try_gpu``, not with this module: importing d2l
+takes seconds (matplotlib, pandas), and worker processes that import ``helpers.device``
+must start fast.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import time
 from collections.abc import Callable
 
 import torch
-from d2l import torch as d2l
 
 REQUIRE_GPU_VARIABLE = "COURSE_REQUIRE_GPU"
 
-try_gpu: Callable[[int], torch.device] = d2l.try_gpu
+
+def try_gpu(i: int = 0) -> torch.device:
+    """Return ``cuda:i`` if that GPU exists, else the CPU (d2l's ``try_gpu``)."""
+    from d2l import torch as d2l  # lazy: d2l takes seconds to import
+
+    return d2l.try_gpu(i)
 
 
 def try_all_gpus() -> list[torch.device]:

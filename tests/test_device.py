@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,3 +108,22 @@ def test_time_it_synchronizes_before_and_after(monkeypatch):
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append("sync"))
     time_it(lambda: events.append("fn"), device="cuda")
     assert events == ["sync", "fn", "sync"]
+
+
+def test_importing_helpers_device_does_not_import_d2l():
+    # Worker processes import this module and must start fast; d2l takes seconds.
+    code = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('device', 'helpers/device.py')\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print('d2l' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_try_gpu_agrees_with_d2l():
+    assert try_gpu() == d2l.try_gpu()
+    assert try_gpu(5) == d2l.try_gpu(5)
