@@ -20,6 +20,11 @@ It does six things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py
   results file changes (``depend_on_results``).
 * **Versions.** The ``course-versions`` directive renders a table of installed package
   versions (used by the execution report).
+* **GPU runs.** A GPU chapter (``tools/gpu_runs.py``) with a fresh GPU-executed notebook in
+  ``gpu_runs/`` is rendered from it, not executed (``read_chapter``, named as the ``.py``
+  reader in ``_config.yml``), with a note saying where its outputs came from; its
+  ".ipynb" download is that notebook. Without one, the page is executed and says that the
+  GPU outputs are pending.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import platform
 import re
 import shutil
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,12 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # for tools.gpu_runs
+    sys.path.insert(0, str(ROOT))
+
+from tools import gpu_runs  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 # Comment lines that say nothing about a figure.
@@ -50,6 +62,30 @@ def notebook_beside(app: Sphinx, docname: str) -> Path | None:
         return None
     notebook = source.with_suffix(".ipynb")
     return notebook if notebook.is_file() else None
+
+
+def read_chapter(text: str, fmt: str = "py:percent"):
+    """myst-nb's reader for ``.py`` pages: a GPU chapter's fresh GPU run, or the source."""
+    return gpu_runs.read_chapter(text, fmt, ROOT)
+
+
+def gpu_run_of(app: Sphinx, docname: str) -> Path | None:
+    """Return the fresh GPU run a page is rendered from, if there is one."""
+    source = Path(app.env.doc2path(docname))
+    if source.suffix != ".py" or source.stem not in gpu_runs.GPU_CHAPTERS:
+        return None
+    if gpu_runs.fresh_run(source.stem, Path(app.srcdir)) is None:
+        return None
+    return gpu_runs.run_path(source.stem, Path(app.srcdir))
+
+
+def depend_on_gpu_run(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Rebuild a GPU chapter's page when its stored GPU run changes."""
+    path = Path(app.env.doc2path(docname))
+    if path.suffix == ".py" and path.stem in gpu_runs.GPU_CHAPTERS:
+        run = gpu_runs.run_path(path.stem, Path(app.srcdir))
+        if run.is_file():
+            app.env.note_dependency(str(run))
 
 
 def _is_notebook_page(app: Sphinx, docname: str) -> bool:
@@ -95,7 +131,7 @@ def copy_notebooks(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     for docname in sorted(app.env.found_docs):
-        notebook = notebook_beside(app, docname)
+        notebook = gpu_run_of(app, docname) or notebook_beside(app, docname)
         if notebook:
             target = Path(app.outdir, "_sources", *f"{docname}.ipynb".split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,24 +141,29 @@ def copy_notebooks(app: Sphinx, exception: Exception | None) -> None:
 def record_notebook_state(app: Sphinx, doctree: nodes.document) -> None:
     """Remember whether a page had a notebook beside it when it was read."""
     state = _state(app.env)
-    state[app.env.docname] = notebook_beside(app, app.env.docname) is not None
+    state[app.env.docname] = _notebook_state(app, app.env.docname)
 
 
-def _state(env: BuildEnvironment) -> dict[str, bool]:
+def _notebook_state(app: Sphinx, docname: str) -> tuple[bool, bool]:
+    """Whether a page has an ``.ipynb`` beside it, and whether it has a fresh GPU run."""
+    return notebook_beside(app, docname) is not None, gpu_run_of(app, docname) is not None
+
+
+def _state(env: BuildEnvironment) -> dict[str, tuple[bool, bool]]:
     if not hasattr(env, "course_has_notebook"):
         env.course_has_notebook = {}
     return env.course_has_notebook
 
 
 def outdated_by_notebook(app: Sphinx, env: BuildEnvironment, added, changed, removed):
-    """Rebuild pages whose ``.ipynb`` appeared or disappeared (their buttons change)."""
+    """Rebuild pages whose ``.ipynb`` or fresh GPU run appeared or disappeared."""
     state = _state(env)
     return [
         docname
         for docname, had in state.items()
         if docname in env.found_docs
         and docname not in removed
-        and had != (notebook_beside(app, docname) is not None)
+        and had != _notebook_state(app, docname)
     ]
 
 
@@ -203,6 +244,8 @@ def check_executed(app: Sphinx, env: BuildEnvironment) -> None:
         if not _is_notebook_page(app, docname):
             continue
         record = records.get(docname, {}).get("exec_data")
+        if not record and gpu_run_of(app, docname):
+            continue  # rendered from a fresh GPU run, checked by tools.gpu_runs.problems
         if not record:
             LOGGER.warning(
                 f"{docname}: the notebook page was not executed (no execution record)",
@@ -257,6 +300,7 @@ def _table(header: list[str], rows: list[tuple[str, str]]) -> nodes.table:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("source-read", depend_on_results)
+    app.connect("source-read", depend_on_gpu_run)
     # The theme builds its buttons at priority 501: name the notebook before, prune after.
     app.connect("html-page-context", offer_notebook_download, priority=450)
     app.connect("html-page-context", drop_launch_without_notebook, priority=600)

@@ -19,11 +19,13 @@ import nbformat
 import yaml
 from nbclient import NotebookClient
 
+from tools import gpu_runs
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 SETUP_TEMPLATE = ROOT / "tools" / "colab_cell.txt"
-# Colab opens these notebooks on a GPU runtime.
-GPU_CHAPTERS = {"05_gpu"}
+# Colab opens these notebooks on a GPU runtime (tools/gpu_runs.py).
+GPU_CHAPTERS = set(gpu_runs.GPU_CHAPTERS)
 
 
 def chapter_sources() -> list[Path]:
@@ -106,20 +108,27 @@ def build(source: Path, timeout: int = 900) -> Path:
     notebook = execute(source, timeout)
     notebook.metadata.pop("jupytext", None)
     if source.stem in GPU_CHAPTERS:
-        notebook.metadata["accelerator"] = "GPU"
-        notebook.metadata["colab"] = {"provenance": [], "gpuType": "T4"}
+        gpu_runs.mark_for_colab_gpu(notebook)
     target = source.with_suffix(".ipynb")
     nbformat.write(notebook, target)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``build [NAMES]``, ``check`` or ``fix-setup``."""
+    """Command line: ``build [NAMES]``, ``check``, ``fix-setup``, ``build-gpu``, ``check-gpu``.
+
+    ``build-gpu [NAMES]`` executes GPU chapters on this machine's GPU into ``gpu_runs/``;
+    ``check-gpu`` fails when a stored GPU run no longer matches its chapter.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["build", "check", "fix-setup"])
+    parser.add_argument(
+        "command", choices=["build", "check", "fix-setup", "build-gpu", "check-gpu"]
+    )
     parser.add_argument("names", nargs="*", help="chapter stems, e.g. 01_dataset (default: all)")
     args = parser.parse_args(argv)
     sources = [s for s in chapter_sources() if not args.names or s.stem in args.names]
+    if args.command in ("build-gpu", "check-gpu"):
+        return _gpu_command(args.command, [s for s in sources if s.stem in GPU_CHAPTERS])
     if args.command == "check":
         found = [p for s in sources for p in problems(s)]
         print("\n".join(found) or f"{len(sources)} chapters and notebooks agree")
@@ -130,6 +139,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"executing {source.name} ...", flush=True)
             print(f"wrote {build(source).relative_to(ROOT)}")
+    return 0
+
+
+def _gpu_command(command: str, sources: list[Path]) -> int:
+    if command == "check-gpu":
+        stored = [s for s in sources if gpu_runs.run_path(s.stem).is_file()]
+        found = [p for s in stored for p in gpu_runs.problems(s.stem)]
+        pending = [s.stem for s in sources if s not in stored]
+        print("\n".join(found) or f"{len(stored)} GPU runs match their chapters")
+        if pending:
+            print(f"GPU outputs pending (no run in {gpu_runs.GPU_RUNS}/): {', '.join(pending)}")
+        return 1 if found else 0
+    for source in sources:
+        print(f"executing {source.name} on the GPU ...", flush=True)
+        try:
+            print(f"wrote {gpu_runs.build_gpu(source).relative_to(ROOT)}")
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
