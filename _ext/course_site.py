@@ -115,6 +115,27 @@ def offer_notebook_download(app: Sphinx, pagename: str, templatename, context, d
         context["ipynb_source"] = pagename + ".ipynb"
 
 
+def launch_gpu_run_in_colab(app: Sphinx, pagename: str, templatename, context, doctree):
+    """Point a GPU chapter's launch links at its fresh GPU run, so Colab opens its outputs."""
+    run = gpu_run_of(app, pagename) if doctree is not None else None
+    if run is None or "header_buttons" not in context:
+        return
+    old, new = f"/{pagename}.ipynb", "/" + run.relative_to(app.srcdir).as_posix()
+
+    def rewrite(item):
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "url" and isinstance(value, str) and value.endswith(old):
+                    item[key] = value[: -len(old)] + new
+                else:
+                    rewrite(value)
+        elif isinstance(item, list):
+            for value in item:
+                rewrite(value)
+
+    rewrite(context["header_buttons"])
+
+
 def drop_launch_without_notebook(app: Sphinx, pagename: str, templatename, context, doctree):
     """Remove the launch menu from notebook pages that have no ``.ipynb`` for Colab to open."""
     if doctree is None or notebook_beside(app, pagename) or "header_buttons" not in context:
@@ -304,6 +325,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # The theme builds its buttons at priority 501: name the notebook before, prune after.
     app.connect("html-page-context", offer_notebook_download, priority=450)
     app.connect("html-page-context", drop_launch_without_notebook, priority=600)
+    app.connect("html-page-context", launch_gpu_run_in_colab, priority=600)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("build-finished", copy_notebooks)
     app.connect("doctree-read", record_notebook_state)
