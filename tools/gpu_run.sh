@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GPU run of issue 10, in ONE call on the device machine (see CONTRIBUTING.md, "GPU
+# outputs"). Prepare its carry first, here: `bash tools/gpu_carry.sh`. Then, with the
+# device tool: run(command="bash tools/gpu_run.sh", carry=[".whl", ".gpudata"],
+# timeout_s=600). It writes under $OUT:
+#   05_gpu.ipynb                  the GPU-executed chapter (goes to gpu_runs/)
+#   gpu-targets-<device>.json     benchmarks.gpu: the section-5 targets (to benchmarks/results/)
+#   nbval.xml, gpu_run.log        the nbval suite over every chapter on the GPU; the full log
+# Afterwards, here: `bash tools/gpu_collect.sh <the folder the files came back to>`.
+set -uo pipefail
+: "${OUT:?OUT is not set: this script runs through the device tool}"
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+exec > >(tee -a "$OUT/gpu_run.log") 2>&1
+step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
+
+step "install the carried wheels"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH="$PWD:/tmp/site" PATH="/tmp/site/bin:$PATH"
+python3 -c "import torch, d2l, jupytext, nbclient, nbval, ipykernel; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'GPU', torch.cuda.is_available())" || exit 1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+
+step "Fashion-MNIST from .gpudata"
+mkdir -p data/FashionMNIST/raw
+for f in .gpudata/*.gz; do gunzip -c "$f" > "data/FashionMNIST/raw/$(basename "$f" .gz)"; done
+python3 -c "import helpers; print('verified:', helpers.ensure_fashion_mnist(download=False))" || exit 1
+
+step "1/3 chapter 5 on the GPU -> gpu_runs/05_gpu.ipynb"
+timeout 300 python3 -m tools.notebooks build-gpu 05_gpu
+build=$?
+[ -f gpu_runs/05_gpu.ipynb ] && cp gpu_runs/05_gpu.ipynb "$OUT/"
+python3 -m tools.notebooks check-gpu 05_gpu
+
+step "2/3 GPU benchmarks (section 5 targets)"
+timeout 200 python3 -m benchmarks.gpu --repeat 3 --out "$OUT"
+bench=$?
+
+step "3/3 nbval: every chapter's golden outputs against a GPU execution"
+COURSE_REQUIRE_GPU=1 timeout 400 python3 -m pytest --nbval -p no:xdist -q chapters \
+    --junitxml="$OUT/nbval.xml"
+nbval=$?
+
+step "exit codes: build-gpu $build, benchmarks $bench, nbval $nbval"
+[ "$build" -eq 0 ] && [ "$bench" -eq 0 ] && [ "$nbval" -eq 0 ]
