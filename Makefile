@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHELL  := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-.PHONY: book test venv data lint notebooks check-notebooks bench clean
+.PHONY: book test venv data lint notebooks check-notebooks gpu-notebooks bench clean
 
 ## book: build the site into _build/html (executes changed chapters; -W: warnings fail)
 book: $(STAMP) data
@@ -35,6 +35,11 @@ data: $(STAMP)
 notebooks: $(STAMP) data
 	$(BIN)/python -m tools.notebooks fix-setup
 	$(BIN)/python -m tools.notebooks build $(CHAPTERS)
+
+## gpu-notebooks: on a machine with a CUDA GPU, execute the GPU chapters into gpu_runs/
+gpu-notebooks: $(STAMP) data
+	$(BIN)/python -m tools.notebooks build-gpu
+	$(BIN)/python -m tools.notebooks check-gpu
 
 check-notebooks: $(STAMP)
 	$(BIN)/python -m tools.notebooks check
