@@ -583,13 +583,14 @@ assert kind in ("launch", "compute")
 
 # %% [markdown]
 # On a GPU, the chapter 4 MLP at batch 32 is the extreme case: about a hundred thousand
-# multiply-adds per image, a few million per step, which the GPU finishes far faster than
-# Python can launch the step's kernels. The GPU waits, and a CPU, which needs no launches,
-# can be as fast (compare the two rows at batch 32). The wider MLP and the CNN do many
-# times more arithmetic per image; from the moderate batch sizes on they keep the GPU's
-# cores busy, and there the GPU runs many times faster than the CPU. Larger batches also
-# change training: fewer updates per epoch, so the learning rate and the number of epochs
-# may need to change with them.
+# multiply-adds per image, a few million per step, which a GPU finishes in less time than
+# Python takes to launch the step's kernels. The GPU waits, and a CPU, which launches
+# nothing, can keep up with it: on a GPU machine, compare the rows of the two devices at
+# batch 32. The wider MLP and the CNN do many times more arithmetic per image, and larger
+# batches give each kernel more of it; that is where a GPU's thousands of cores can be
+# kept busy, and the last lines above give the GPU's speed-up over the CPU on the machine
+# that ran this page. Larger batches also change training: fewer updates per epoch, so the
+# learning rate and the number of epochs may need to change with them.
 #
 # ## Removing the launch overhead: CUDA graphs
 #
@@ -1003,7 +1004,8 @@ assert ratio > 0 and all(s > 0 for s in copy_s.values())
 # `.item()` copies the loss to the CPU, and before it can, the CPU must wait until the GPU
 # has run every kernel queued so far: the queue empties at every step, and the GPU sits
 # idle while Python launches the next one. On the CPU, work is done when an operation
-# returns, so the cost is only the small copy.
+# returns, so the cost is only the small copy. The numbers below come from the machine
+# that ran this page; the GPU's are in the page's stored GPU run.
 
 
 # %%

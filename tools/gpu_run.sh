@@ -37,8 +37,9 @@ timeout 200 python3 -m benchmarks.gpu --repeat 3 --out "$OUT"
 bench=$?
 
 step "3/3 nbval: every chapter's golden outputs against a GPU execution"
-COURSE_REQUIRE_GPU=1 timeout 400 python3 -m pytest --nbval -p no:xdist -q chapters \
-    --junitxml="$OUT/nbval.xml"
+# NBVAL_PATHS narrows it for a rerun, e.g. NBVAL_PATHS=chapters/05_gpu.ipynb.
+COURSE_REQUIRE_GPU=1 timeout 400 python3 -m pytest --nbval -p no:xdist -q \
+    ${NBVAL_PATHS:-chapters} --junitxml="$OUT/nbval.xml"
 nbval=$?
 
 step "exit codes: build-gpu $build, benchmarks $bench, nbval $nbval"
