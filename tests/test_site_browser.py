@@ -26,6 +26,8 @@ import nbformat
 import pytest
 import yaml
 
+from tools import gpu_runs
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -106,7 +108,10 @@ def test_colab_link_opens_the_chapter_notebook(chapter):
     url, branch = _repository()
     org_repo = urlparse(url).path.strip("/")
     colab = [h for h in _links(chapter) if h.startswith(COLAB)]
-    assert colab == [f"{COLAB}/{org_repo}/blob/{branch}/{chapter}.ipynb"]
+    stem = Path(chapter).name
+    # A GPU chapter with a fresh GPU run opens that run (tools/gpu_runs.py).
+    notebook = f"gpu_runs/{stem}.ipynb" if gpu_runs.fresh_run(stem) else f"{chapter}.ipynb"
+    assert colab == [f"{COLAB}/{org_repo}/blob/{branch}/{notebook}"]
 
 
 def _not_ignored_by_git(path: Path) -> bool:
