@@ -872,12 +872,12 @@ def fit_mixed(net, X, y, dtype, batch=256):
 
 
 # %% [markdown]
-# We train the wide MLP for one epoch at batch 256 (on the CPU: 3,000 images) in float32
+# We train the wide MLP for one epoch at batch 256 (on the CPU: 2,000 images) in float32
 # and in each 16-bit type the device does fast: float16 and bfloat16 from compute
 # capability 8.0 on, only float16 before, only bfloat16 on the CPU.
 
 # %%
-n = len(Xd_train) if on_gpu else 3_000
+n = len(Xd_train) if on_gpu else 2_000
 dtypes = [torch.float32, half_dtype(device)]
 if on_gpu and half_dtype(device) == torch.bfloat16:
     dtypes.insert(1, torch.float16)
