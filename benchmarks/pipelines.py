@@ -223,6 +223,7 @@ def training(
         n_epochs = 1 if tiny else epochs or settings["epochs"]
         result = {"chapter": chapter, **settings, "epochs": n_epochs, "train_images": n_train,
                   "test_images": limit[1] or 10000}  # fmt: skip
+        result["chapter_epochs"] = settings["epochs"]
         for path, train in (("classic", train_classic), ("course", train_course)):
             times, accs = [], []
             for seed in range(repeat):

@@ -36,6 +36,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", default=None,
                         help=f"training: comma-separated chapters among "
                              f"{','.join(pipelines.MODELS)} (default: all)")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training: epochs of every model (default: chapter's)")  # fmt: skip
     parser.add_argument(
         "--name", default="latest", help="output file names: NAME.json and NAME.md (default latest)"
     )
