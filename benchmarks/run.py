@@ -3,6 +3,8 @@
     python -m benchmarks.run                      # everything (make bench), several minutes
     python -m benchmarks.run --only reading,gpu   # some sections
     python -m benchmarks.run --tiny --out /tmp/b  # the quick setting the tests use
+    python -m benchmarks.run --only training --models 04_keras_mlp --name cpu-mlp
+                                                  # one training row, into results/cpu-mlp.*
 
 Everything is measured in one process and one run, so that the ratios compare like with
 like on one machine. Writes ``latest.json`` and ``latest.md`` into ``--out``.
@@ -31,6 +33,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=None,
                         help=f"comma-separated sections among {','.join(SECTIONS)} (default: all;"
                              f" with --tiny: {','.join(TINY_SECTIONS)})")  # fmt: skip
+    parser.add_argument("--models", default=None,
+                        help=f"training: comma-separated chapters among "
+                             f"{','.join(pipelines.MODELS)} (default: all)")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training: epochs of every model (default: chapter's)")  # fmt: skip
+    parser.add_argument(
+        "--name", default="latest", help="output file names: NAME.json and NAME.md (default latest)"
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -59,9 +69,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown sections {unknown}; choose among {list(SECTIONS)}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error("--epochs must be at least 1")
     if args.repeat < 1 or args.slow_repeat < 1:
         parser.error("--repeat and --slow-repeat must be at least 1")
     args.only = [s for s in SECTIONS if s in only]
+    models = args.models.split(",") if args.models else list(pipelines.MODELS)
+    unknown = sorted(set(models) - set(pipelines.MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose among {list(pipelines.MODELS)}")
+    args.models = [m for m in pipelines.MODELS if m in models]
     if args.tiny:
         args.repeat = args.slow_repeat = 1
     if args.out is None:
@@ -78,6 +95,8 @@ def run(args: argparse.Namespace) -> dict:
             "slow_repeat": args.slow_repeat,
             "tiny": args.tiny,
             "sections": args.only,
+            "models": args.models,
+            "epochs": args.epochs,
         },  # fmt: skip
         "sections": {},
     }
@@ -85,7 +104,7 @@ def run(args: argparse.Namespace) -> dict:
         f"sections {args.only}, repeat {args.repeat}, slow repeat {args.slow_repeat}")  # fmt: skip
     measure = {
         "reading": lambda: pipelines.reading(args.repeat, limit=2000 if args.tiny else None),
-        "training": lambda: pipelines.training(args.repeat, args.tiny),
+        "training": lambda: pipelines.training(args.repeat, args.tiny, args.models, args.epochs),
         "chapters": lambda: execution.chapters(args.slow_repeat, only_first=args.tiny),
         "book": lambda: execution.book(args.slow_repeat),
         "gpu": lambda: gpu.gpu(args.repeat, args.tiny),
@@ -93,13 +112,13 @@ def run(args: argparse.Namespace) -> dict:
     for section in args.only:
         results["sections"][section] = measure[section]()
         results["targets"] = report.targets(results)
-        write(results, args.out)  # a run stopped later still leaves what it measured
+        write(results, args.out, args.name)  # a run stopped later still leaves what it measured
     return results
 
 
-def write(results: dict, out: Path) -> tuple[Path, Path]:
+def write(results: dict, out: Path, name: str = "latest") -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "latest.json", out / "latest.md"
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     json_path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     md_path.write_text(report.to_markdown(results))
     return json_path, md_path
@@ -108,7 +127,7 @@ def write(results: dict, out: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     results = run(args)
-    json_path, md_path = write(results, args.out)
+    json_path, md_path = write(results, args.out, args.name)
     print(md_path.read_text())
     log(f"wrote {json_path} and {md_path}")
     return 0

@@ -18,7 +18,8 @@ from benchmarks.measure import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "benchmarks" / "results" / "latest.json"
-CHAPTERS = {"02_softmax_scratch", "03_softmax_concise", "04_keras_mlp"}
+CHAPTERS_IN_ORDER = ("02_softmax_scratch", "03_softmax_concise", "04_keras_mlp")
+CHAPTERS = set(CHAPTERS_IN_ORDER)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,29 @@ def test_options_select_sections_and_reject_unknown_ones():
         run.parse(["--only", "reading,typo"])
     with pytest.raises(SystemExit):
         run.parse(["--repeat", "0"])
+
+
+def test_options_select_one_training_row_its_epochs_and_the_file_name(tmp_path):
+    args = run.parse(["--only", "training", "--models", "04_keras_mlp", "--epochs", "2",
+                      "--name", "cpu-mlp", "--out", str(tmp_path)])  # fmt: skip
+    assert (args.models, args.epochs, args.name) == (["04_keras_mlp"], 2, "cpu-mlp")
+    assert run.parse([]).models == list(CHAPTERS_IN_ORDER) and run.parse([]).name == "latest"
+    for bad in (["--models", "04_keras_mlp,typo"], ["--epochs", "0"]):
+        with pytest.raises(SystemExit):
+            run.parse(bad)
+    results = json.loads(COMMITTED.read_text())
+    json_path, md_path = run.write(results, tmp_path, "cpu-mlp")
+    assert (json_path.name, md_path.name) == ("cpu-mlp.json", "cpu-mlp.md")
+    assert json.loads(json_path.read_text()) == results
+    assert md_path.read_text() == report.to_markdown(results)
+
+
+def test_a_training_row_with_other_epochs_than_the_chapter_is_not_judged():
+    results = _results(20.0, 30.0, 0.0, 10.0, 100.0)
+    results["sections"]["training"]["models"][0].update(epochs=1, chapter_epochs=10)
+    target = report.targets(results)[1]
+    assert target["status"] == report.NOT_MEASURED
+    assert "1 epochs, not the chapter's 10" in target["measured"]
 
 
 def test_summarize():
