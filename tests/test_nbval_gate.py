@@ -73,7 +73,7 @@ def nbval_outcomes(tmp_path_factory) -> dict[str, str]:
     # Inside the repository, so that pytest loads the root conftest.py as it does for chapters.
     folder = ROOT / "_build" / "nbval-gate"
     folder.mkdir(parents=True, exist_ok=True)
-    notebook = folder / "cases.ipynb"
+    notebook = folder / f"cases-{os.getpid()}.ipynb"
     _notebook(notebook)
     report = tmp_path_factory.mktemp("nbval") / "report.xml"
     cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
@@ -89,8 +89,14 @@ def nbval_outcomes(tmp_path_factory) -> dict[str, str]:
     outcomes = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         number = int(re.search(r"Cell (\d+)", case.get("name")).group(1))
-        failed = case.find("failure") is not None or case.find("error") is not None
-        outcomes[CASES[number][0]] = "failed" if failed else "passed"
+        problem = case.find("failure")
+        problem = case.find("error") if problem is None else problem
+        if problem is None:
+            outcomes[CASES[number][0]] = "passed"
+        else:  # a cell that raised is not a comparison that failed
+            text = (problem.get("message") or "") + (problem.text or "")
+            failed = "Cell outputs differ" in text
+            outcomes[CASES[number][0]] = "failed" if failed else f"error: {text[-500:]}"
     assert len(outcomes) == len(CASES), run.stdout[-3000:]
     return outcomes
 
@@ -265,7 +271,7 @@ def test_every_ignored_cell_that_prints_is_followed_by_hidden_asserts(source):
 
 
 def test_the_structural_check_flags_a_cell_without_asserts(tmp_path):
-    """The check can fail: a printing, ignored cell followed by a hidden cell with no assert."""
+    """The check can fail: each way an ignored, printing cell can lack its hidden asserts."""
     source = tmp_path / "00_planted.py"
     source.write_text(
         "# %%\nimport torch\n\n"
@@ -274,13 +280,25 @@ def test_the_structural_check_flags_a_cell_without_asserts(tmp_path):
     )
     nb = jupytext.read(source)
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="(2, 3) True\n")]
-    nbformat.write(nb, source.with_suffix(".ipynb"))
-    assert ignored_without_asserts(source) == [
-        "cell 1 ('print(probs.shape, ok)'): printed but not asserted: ok"
+
+    def check(hidden: str | None, tags: list[str]) -> list[str]:
+        cells = nb.cells[:2]
+        if hidden is not None:
+            cells.append(nbformat.v4.new_code_cell(hidden, metadata={"tags": tags}))
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), source.with_suffix(".ipynb"))
+        return ignored_without_asserts(source)
+
+    where = "cell 1 ('probs = torch.ones(2, 3)')"
+    assert check("assert probs.shape == (2, 3)", ["remove-cell"]) == [
+        f"{where}: printed but not asserted: ok"
     ]
-    nb.cells[2].source = "assert probs.shape == (2, 3) and ok"
-    nbformat.write(nb, source.with_suffix(".ipynb"))
-    assert ignored_without_asserts(source) == []
-    nb.cells[2].metadata["tags"] = []
-    nbformat.write(nb, source.with_suffix(".ipynb"))
-    assert "not hidden" in ignored_without_asserts(source)[0]
+    assert check("assert probs.shape == (2, 3) and ok", ["remove-cell"]) == []
+    assert check("assert probs.shape == (2, 3) and ok", []) == [
+        f"{where}: the next cell is not hidden (remove-cell)"
+    ]
+    assert check("print(probs, ok)", ["remove-cell"]) == [
+        f"{where}: the hidden cell after it asserts nothing"
+    ]
+    assert check(None, []) == [f"{where}: no code cell follows"]
+    nb.cells[1].outputs = []  # an ignored cell that prints nothing needs no assert
+    assert check(None, []) == []
