@@ -59,6 +59,26 @@ def test_check_reports_a_notebook_whose_code_drifted(tmp_path, monkeypatch):
     assert any("cells differ" in p for p in found)
 
 
+def test_fix_setup_rewrites_the_setup_cell_of_source_and_golden(tmp_path):
+    """An outdated set-up cell is replaced in the .py and in its golden, outputs kept."""
+    source = tmp_path / SOURCES[0].name
+    shutil.copy(SOURCES[0], source)
+    shutil.copy(SOURCES[0].with_suffix(".ipynb"), source.with_suffix(".ipynb"))
+    old = "import importlib.util\n# an outdated set-up cell"
+    text = source.read_text()
+    source.write_text(text.replace(notebooks.setup_cell_source(), old, 1))
+    golden = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    golden.cells[0].source = old
+    nbformat.write(golden, source.with_suffix(".ipynb"))
+    assert any("set-up cell" in p for p in notebooks.problems(source))
+    notebooks.fix_setup_cell(source)
+    assert notebooks.problems(source) == []
+    after = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    assert [c.outputs for c in after.cells if c.cell_type == "code"][1:] == [
+        c.outputs for c in golden.cells if c.cell_type == "code"
+    ][1:]
+
+
 def _shows_text(cell) -> bool:
     """True when a cell shows text: printed (stdout) or its value displayed.
 
