@@ -28,7 +28,6 @@ from tools.nbval_numbers import numbers_agree, outputs_agree
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = notebooks.chapter_sources()
 IGNORED = re.compile(r"#\s*NBVAL_IGNORE_OUTPUT")
-SKIPPED = re.compile(r"#\s*NBVAL_SKIP")
 
 # -- 1. Numbers, through real nbval ----------------------------------------------------------
 
@@ -230,7 +229,7 @@ def ignored_without_asserts(source: Path) -> list[str]:
             continue
         after = golden[i + 1] if i + 1 < len(golden) else None
         code_lines = [line for line in cell.source.splitlines() if not line.startswith("#")]
-        where = f"cell {i} ({code_lines[0][:40]!r})"
+        where = f"cell {i} ({(code_lines or [''])[0][:40]!r})"
         if after is None or after.cell_type != "code":
             found.append(f"{where}: no code cell follows")
             continue
