@@ -13,8 +13,9 @@
 # ---
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the course's `helpers` (and d2l without its stale pins) when missing.
-# It does nothing where `helpers` is already installed (locally, in CI), and never pins torch.
+# Colab set-up: install the course's `helpers` (and d2l, without its stale
+# pins) when missing. It does nothing where `helpers` is already installed
+# (locally, in CI), and it never pins torch.
 import importlib.util
 import os
 import subprocess
@@ -194,7 +195,8 @@ print(f"DataLoader, 2 workers: {t_dataloader:.3f} s")
 
 # %%
 X_train, y_train, _, _ = helpers.load_fashion_mnist_tensors()
-print("X_train:", X_train.shape, X_train.dtype, f"{X_train.nbytes / 1e6:.1f} MB")
+megabytes = X_train.nbytes / 1e6
+print("X_train:", X_train.shape, X_train.dtype, f"{megabytes:.1f} MB")
 print("y_train:", y_train.shape, y_train.dtype)
 fast_iter = TensorLoader(X_train, y_train, batch_size, shuffle=True)
 t_memory = time_it(lambda: read_all(fast_iter))

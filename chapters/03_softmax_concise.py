@@ -13,8 +13,9 @@
 # ---
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the course's `helpers` (and d2l without its stale pins) when missing.
-# It does nothing where `helpers` is already installed (locally, in CI), and never pins torch.
+# Colab set-up: install the course's `helpers` (and d2l, without its stale
+# pins) when missing. It does nothing where `helpers` is already installed
+# (locally, in CI), and it never pins torch.
 import importlib.util
 import os
 import subprocess
@@ -115,11 +116,14 @@ print("parameters:", sum(p.numel() for p in net.parameters()))
 logits = torch.tensor([[0.0, 50.0, 200.0]])
 label = torch.tensor([0])
 shifted = logits - logits.max(dim=1, keepdim=True).values
-probs = torch.exp(shifted) / torch.exp(shifted).sum(1, keepdim=True)  # chapter 2's softmax
+# chapter 2's softmax, then the fused loss
+probs = torch.exp(shifted) / torch.exp(shifted).sum(1, keepdim=True)
+fused = nn.CrossEntropyLoss(reduction="none")(logits, label)
+lse = torch.logsumexp(logits, dim=1)
 print("probabilities:", probs)
 print("two steps, -log(softmax):", -torch.log(probs[range(1), label]))
-print("fused, CrossEntropyLoss: ", nn.CrossEntropyLoss(reduction="none")(logits, label))
-print("logsumexp(o) - o_y:      ", torch.logsumexp(logits, dim=1) - logits[range(1), label])
+print("fused, CrossEntropyLoss: ", fused)
+print("logsumexp(o) - o_y:      ", lse - logits[range(1), label])
 
 # %% [markdown]
 # d2l creates the loss with `reduction="none"`, which returns one loss per example, like our
@@ -155,7 +159,7 @@ trainer = torch.optim.SGD(net.parameters(), lr=0.1)
 # training batches for the comparison at the end of the chapter.
 
 # %%
-W0 = net[1].weight.detach().clone()  # the starting weights, for the comparison below
+W0 = net[1].weight.detach().clone()  # starting weights, compared below
 num_epochs = 10
 torch.manual_seed(1)  # the order of the training batches
 start = time.perf_counter()
@@ -203,9 +207,8 @@ def updater(batch_size):
 
 torch.manual_seed(1)  # the same order of the training batches
 start = time.perf_counter()
-history_scratch = train_ch3(
-    net_scratch, train_iter, test_iter, cross_entropy, num_epochs, updater, plot=False
-)
+scratch = train_iter, test_iter, cross_entropy, num_epochs, updater
+history_scratch = train_ch3(net_scratch, *scratch, plot=False)
 time_scratch = time.perf_counter() - start
 
 # %% [markdown]
@@ -214,21 +217,32 @@ time_scratch = time.perf_counter() - start
 
 # %%
 gap = (net[1].weight.detach() - W.detach().T).abs().max()
-print("largest difference between the trained weights below 1e-4:", bool(gap < 1e-4))
+below = bool(gap < 1e-4)
+print("largest difference between the trained weights below 1e-4:", below)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Accuracies after ten epochs of SGD differ slightly between machines.
+n_scratch = W.numel() + b.numel()
+n_concise = sum(p.numel() for p in net.parameters())
 rows = [
-    ("from scratch", W.numel() + b.numel(), history_scratch, time_scratch),
-    ("concise", sum(p.numel() for p in net.parameters()), history, time_concise),
+    ("from scratch", n_scratch, history_scratch, time_scratch),
+    ("concise", n_concise, history, time_concise),
 ]
-print(f"{'implementation':15} {'parameters':>10} {'train loss':>10} {'test acc':>8}  time")
+print("implementation  parameters train loss test acc  time")
 for name, n_params, hist, seconds in rows:
     print(
         f"{name:15} {n_params:>10,} {hist['train loss'][-1]:>10.4f} "
         f"{hist['test acc'][-1]:>8.4f}  {seconds:.3f} s"
     )
+
+# %% tags=["remove-cell"]
+assert [n_params for _, n_params, _, _ in rows] == [7850, 7850], rows
+accs = [hist["test acc"][-1] for _, _, hist, _ in rows]
+assert abs(accs[0] - accs[1]) < 1e-3, rows
+assert all(0.80 < a < 0.86 for a in accs), rows
+assert all(hist["train loss"][-1] < 0.5 for _, _, hist, _ in rows), rows
+assert all(seconds > 0 for *_, seconds in rows), rows
 
 # %% [markdown]
 # The parameter counts agree, the accuracies agree, and the times are of the same order:

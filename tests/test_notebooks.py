@@ -11,15 +11,27 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = notebooks.chapter_sources()
-EXPECTED = ["01_dataset", "02_softmax_scratch", "03_softmax_concise", "04_keras_mlp", "05_gpu"]
+
+
+def _toc_chapters() -> list[str]:
+    """The chapters the book's table of contents lists, in reading order (stems)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    return [Path(f).stem for f in files if f.startswith("chapters/")]
+
+
+EXPECTED = _toc_chapters()
 
 
 def test_every_chapter_is_present():
+    """The chapter sources are exactly the chapters of ``_toc.yml``, in the same order."""
+    assert len(EXPECTED) >= 5, EXPECTED
     assert [s.stem for s in SOURCES] == EXPECTED
 
 
@@ -47,32 +59,101 @@ def test_check_reports_a_notebook_whose_code_drifted(tmp_path, monkeypatch):
     assert any("cells differ" in p for p in found)
 
 
-def _strict_cells(path: Path) -> int:
-    """Count code cells whose outputs nbval compares (has outputs, not ignored/skipped)."""
-    count = 0
+def test_fix_setup_rewrites_the_setup_cell_of_source_and_golden(tmp_path):
+    """An outdated set-up cell is replaced in the .py and in its golden, outputs kept."""
+    source = tmp_path / SOURCES[0].name
+    shutil.copy(SOURCES[0], source)
+    shutil.copy(SOURCES[0].with_suffix(".ipynb"), source.with_suffix(".ipynb"))
+    old = "import importlib.util\n# an outdated set-up cell"
+    text = source.read_text()
+    source.write_text(text.replace(notebooks.setup_cell_source(), old, 1))
+    golden = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    golden.cells[0].source = old
+    nbformat.write(golden, source.with_suffix(".ipynb"))
+    assert any("set-up cell" in p for p in notebooks.problems(source))
+    notebooks.fix_setup_cell(source)
+    assert notebooks.problems(source) == []
+    after = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    assert [c.outputs for c in after.cells if c.cell_type == "code"][1:] == [
+        c.outputs for c in golden.cells if c.cell_type == "code"
+    ][1:]
+
+
+def _shows_text(cell) -> bool:
+    """True when a cell shows text: printed (stdout) or its value displayed.
+
+    A figure's ``<Figure size ...>`` stand-in is not text a reader sees; nbval compares no
+    image, only the number of figures (the root conftest.py).
+    """
+    return any(
+        (out.output_type == "stream" and out.name == "stdout")
+        or out.output_type == "execute_result"
+        for out in cell.get("outputs", [])
+    )
+
+
+def text_shares(path: Path) -> tuple[int, int, int]:
+    """Return (cells whose text nbval compares strictly, cells showing text, cells with outputs)."""
+    strict = text = with_outputs = 0
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code" or not cell.outputs:
             continue
+        with_outputs += 1
+        if not _shows_text(cell):
+            continue
+        text += 1
+        tags = cell.metadata.get("tags", [])
         if re.search(r"#\s*NBVAL_(IGNORE_OUTPUT|SKIP)", cell.source):
             continue
-        tags = cell.metadata.get("tags", [])
         if "nbval-ignore-output" in tags or "nbval-skip" in tags:
             continue
-        count += 1
-    return count
+        strict += 1
+    return strict, text, with_outputs
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+# Below the share today; their helpers are rewriting them. Strict: a fixed chapter fails
+# here ("passed unexpectedly") until its entry is removed.
+BELOW_SHARE = {"04_keras_mlp"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(
+            s,
+            marks=pytest.mark.xfail(s.stem in BELOW_SHARE, reason="being rewritten", strict=True),
+        )
+        for s in SOURCES
+    ],
+    ids=lambda s: s.stem,
+)
 def test_most_outputs_are_compared_strictly(source):
-    """Ignored cells are the exception: three quarters are compared as text (GPU chapter: 40%)."""
-    golden = source.with_suffix(".ipynb")
-    with_outputs = sum(
-        1 for c in nbformat.read(golden, as_version=4).cells if c.cell_type == "code" and c.outputs
-    )
+    """Of the cells that show text, three quarters are compared as text (GPU chapter: 40%).
+
+    Figure-only cells do not count: nbval compares no image.
+    """
+    strict, text, _ = text_shares(source.with_suffix(".ipynb"))
     # The GPU chapter is about what differs between devices (names, timings, memory): many of
     # its cells print device-dependent values, and hidden cells assert on them instead.
     share = 0.4 if source.stem == "05_gpu" else 0.75
-    assert _strict_cells(golden) >= share * with_outputs
+    assert strict >= share * text, f"{source.stem}: {strict} of {text} text cells are compared"
+
+
+def test_a_figure_only_cell_is_not_counted_as_compared(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    figure = nbformat.v4.new_code_cell("plt.plot([1, 2])", execution_count=1)
+    figure.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": "iVBOR", "text/plain": "<Figure size 640x480>"}
+        )
+    ]
+    printed = nbformat.v4.new_code_cell("print(1)", execution_count=2)
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    ignored = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(2)", execution_count=3)
+    ignored.outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    nb.cells = [figure, printed, ignored]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert text_shares(tmp_path / "n.ipynb") == (1, 2, 3)
 
 
 def _first_cells(path: Path, upto: re.Pattern[str], tmp_path: Path) -> tuple[Path, int]:

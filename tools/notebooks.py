@@ -77,16 +77,31 @@ def problems(source: Path) -> list[str]:
     return found
 
 
+def _is_setup_cell(cell: nbformat.NotebookNode | None) -> bool:
+    return cell is not None and cell.cell_type == "code" and "importlib.util" in cell.source
+
+
 def fix_setup_cell(source: Path) -> None:
-    """Rewrite a chapter's first cell to the current Colab set-up cell."""
+    """Rewrite a chapter's first cell to the current Colab set-up cell (and its golden's).
+
+    Where ``helpers`` is installed (wherever golden notebooks are built) the set-up cell
+    does nothing and prints nothing, so the golden notebook only needs its source updated;
+    a golden without the set-up cell is left alone (``check`` reports it: rebuild it).
+    """
     notebook = jupytext.read(source)
     cell = nbformat.v4.new_code_cell(setup_cell_source(), metadata={"tags": ["remove-cell"]})
-    first = notebook.cells[0] if notebook.cells else None
-    if first is not None and first.cell_type == "code" and "importlib.util" in first.source:
+    if _is_setup_cell(notebook.cells[0] if notebook.cells else None):
         notebook.cells[0] = cell
     else:
         notebook.cells.insert(0, cell)
     jupytext.write(notebook, source, fmt="py:percent")
+    target = source.with_suffix(".ipynb")
+    if target.exists():
+        golden = nbformat.read(target, as_version=4)
+        first = golden.cells[0] if golden.cells else None
+        if _is_setup_cell(first) and not first.outputs and first.source != cell.source:
+            first.source = cell.source
+            nbformat.write(golden, target)
 
 
 def execute(source: Path, timeout: int = 900) -> nbformat.NotebookNode:
