@@ -60,12 +60,9 @@ class TensorLoader:
     def __len__(self) -> int:
         return -(-self._num_samples() // self.batch_size)  # ceiling division
 
-    def _order(self) -> torch.Tensor | None:
-        """Return this rank's indices for one epoch, or None for the stored order."""
-        n, device = len(self.labels), self.labels.device
-        if self.world_size == 1 and (self.epoch is None or not self.shuffle):
-            # A new order every epoch, drawn from torch's global generator (so seeds work).
-            return torch.randperm(n).to(device) if self.shuffle else None
+    def _shard(self) -> torch.Tensor:
+        """Return this rank's indices for the epoch given to ``set_epoch`` (0 if none)."""
+        n = len(self.labels)
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + (self.epoch or 0))
             order = torch.randperm(n, generator=generator)
@@ -74,11 +71,16 @@ class TensorLoader:
         total = self._num_samples() * self.world_size
         if n:
             order = order.repeat(-(-total // n))[:total]  # pad by repeating from the start
-        return order[self.rank :: self.world_size].to(device)
+        return order[self.rank :: self.world_size].to(self.labels.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self._order()  # None: the stored order; else the indices of this epoch
-        n = len(self.labels) if order is None else len(order)
+        n = len(self.labels)
+        if self.world_size > 1 or self.epoch is not None:
+            order = self._shard()  # data parallel: this rank's share of the epoch
+            n = len(order)
+        else:
+            # A new order every epoch, drawn from torch's global generator (so seeds work).
+            order = torch.randperm(n).to(self.labels.device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 X = self.images[start : start + self.batch_size]

@@ -246,7 +246,7 @@ def test_sharded_batches_hold_the_right_images(fashion_tensors):
     loader = TensorLoader(X_test, y_test, 100, shuffle=True, rank=1, world_size=3, seed=9)
     loader.set_epoch(1)
     X, y = next(iter(loader))
-    idx = loader._order()[:100]
+    idx = loader._shard()[:100]
     assert torch.equal((X[:, 0] * 255).round().to(torch.uint8), X_test[idx])
     assert torch.equal(y, y_test[idx])
 
