@@ -15,6 +15,8 @@ from torch.nn import functional as F
 
 from helpers.data import load_fashion_mnist_tensors
 
+MAX_SIZE = 4096  # the largest resize side: 60,000 images of 4096 x 4096 floats are already 4 TB
+
 
 class TensorLoader:
     """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1].
@@ -30,7 +32,7 @@ class TensorLoader:
         labels: torch.Tensor,
         batch_size: int,
         shuffle: bool = False,
-        resize: tuple[int, int] | None = None,
+        resize: int | tuple[int, int] | None = None,
         *,
         rank: int = 0,
         world_size: int = 1,
@@ -43,8 +45,12 @@ class TensorLoader:
             raise ValueError(
                 f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}"
             )
+        _check_tensors(images, labels)
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         self.images, self.labels = images, labels
-        self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
+        self.batch_size, self.shuffle = _check_batch_size(batch_size), shuffle
+        self.resize = _check_resize(resize)
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.epoch: int | None = None  # None until set_epoch: the global generator shuffles
 
@@ -94,6 +100,27 @@ class TensorLoader:
             yield X, y
 
 
+def _check_tensors(images: object, labels: object) -> None:
+    if not isinstance(images, torch.Tensor) or images.dim() != 3:
+        raise TypeError(f"images must be a tensor [N, H, W], got {_describe(images)}")
+    if images.dtype != torch.uint8:
+        raise TypeError(
+            f"images must be uint8 (0..255; batches are divided by 255), got {images.dtype}"
+        )
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1:
+        raise TypeError(f"labels must be a tensor [N], got {_describe(labels)}")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: they must pair up")
+    if images.device != labels.device:
+        raise ValueError(f"images on {images.device} but labels on {labels.device}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
 def _check_batch_size(batch_size: object) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -107,9 +134,13 @@ def _check_resize(resize: object) -> tuple[int, int] | None:
     if (
         not isinstance(pair, tuple | list)
         or len(pair) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair)
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SIZE for s in pair
+        )
     ):
-        raise ValueError(f"resize must be a positive int or a pair of them, got {resize!r}")
+        raise ValueError(
+            f"resize must be an int in 1..{MAX_SIZE} or a pair of them, got {resize!r}"
+        )
     return (pair[0], pair[1])
 
 
