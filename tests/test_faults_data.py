@@ -161,12 +161,13 @@ import sys
 from pathlib import Path
 import helpers.data as hd
 root = Path(sys.argv[1])
-try:  # the sandbox must be real: a write into the folder has to fail
-    (root / "FashionMNIST" / "raw" / "probe").write_text("x")
-except PermissionError:
-    pass
-else:
-    sys.exit("writes are not blocked, this check would mean nothing")
+raw = root / "FashionMNIST" / "raw"
+for probe in (raw / "probe", raw / "t10k-labels-idx1-ubyte"):
+    try:  # the sandbox must be real: neither a new file nor an old one can be written
+        probe.open("ab").close()
+    except PermissionError:
+        continue
+    sys.exit(f"{probe} can be written: this check would mean nothing")
 hd.ensure_fashion_mnist(root, system_dir=Path(sys.argv[2]), download=False)
 print(int(hd.load_fashion_mnist_tensors(root)[3][4992]))
 """
@@ -182,6 +183,9 @@ def test_read_only_folder_of_verified_files_loads(tmp_path, real_raw):
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: cannot make a folder read-only")
         command = ["setpriv", "--bounding-set=-dac_override,-fowner", *command]
+    files = [path for path in raw.iterdir() if not path.is_symlink()]
+    for path in files:
+        path.chmod(0o444)  # like a read-only mount: no file and no folder can be written
     for path in (raw, raw.parent, root):
         path.chmod(0o555)
     try:
@@ -195,6 +199,8 @@ def test_read_only_folder_of_verified_files_loads(tmp_path, real_raw):
     finally:
         for path in (raw, raw.parent, root):
             path.chmod(0o755)
+        for path in files:
+            path.chmod(0o644)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "1"
     assert {p.name: p.lstat().st_mtime_ns for p in raw.iterdir()} == before  # nothing written
