@@ -274,3 +274,10 @@ def test_bad_epoch_is_rejected_by_name(epoch):
     loader = TensorLoader(torch.zeros(10, 2, 2, dtype=torch.uint8), torch.arange(10), 4)
     with pytest.raises(ValueError, match="epoch"):
         loader.set_epoch(epoch)
+
+
+def test_images_and_labels_on_different_devices_are_rejected():
+    images = torch.zeros(10, 2, 2, dtype=torch.uint8)
+    labels = torch.zeros(10, dtype=torch.int64, device="meta")  # any second device will do
+    with pytest.raises(ValueError, match="images on cpu but labels on meta"):
+        TensorLoader(images, labels, 4)
