@@ -63,20 +63,23 @@ def _raw_dir(root: str | Path | None) -> Path:
     return root / "FashionMNIST" / "raw"
 
 
-def _check(path: Path, name: str | None = None) -> tuple[str | None, bytes]:
+def _check(path: Path, name: str | None = None) -> tuple[str | None, bytearray]:
     """Return what is wrong with file ``name`` at ``path`` (None: nothing), and its bytes."""
     md5, magic, shape = FILES[name or path.name]
     if not path.is_file():
-        return "missing", b""
+        return "missing", bytearray()
     size = 4 + 4 * len(shape) + math.prod(shape)  # magic, one int32 per dimension, pixels
-    if path.stat().st_size != size:
-        return f"{path.stat().st_size} bytes, expected {size} (truncated or not Fashion-MNIST)", b""
-    data = path.read_bytes()
+    found = path.stat().st_size
+    if found != size:
+        return f"{found} bytes, expected {size} (truncated or not Fashion-MNIST)", bytearray()
+    data = bytearray(size)  # read once, hashed, and (when loading) the tensor's own memory
+    with path.open("rb") as f:
+        f.readinto(data)
     found = int.from_bytes(data[:4], "big")
     if found != magic:
-        return f"IDX magic number {found}, expected {magic}", b""
+        return f"IDX magic number {found}, expected {magic}", bytearray()
     if hashlib.md5(data).hexdigest() != md5:
-        return "MD5 checksum mismatch (corrupt file)", b""
+        return "MD5 checksum mismatch (corrupt file)", bytearray()
     return None, data
 
 
@@ -180,17 +183,16 @@ _HOW_TO = (
 )
 
 
-def _parse_idx(data: bytes) -> torch.Tensor:
-    """Turn the bytes of an IDX file (uint8 data) into a tensor of its own."""
+def _parse_idx(data: bytearray) -> torch.Tensor:
+    """Turn the bytes of an IDX file (uint8 data) into a tensor that uses their memory."""
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    payload = bytearray(data[4 + 4 * ndim :])
-    return torch.frombuffer(payload, dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(data, dtype=torch.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def read_idx(path: str | Path) -> torch.Tensor:
     """Read an uncompressed IDX file (uint8 data) into a tensor."""
-    return _parse_idx(Path(path).read_bytes())
+    return _parse_idx(bytearray(Path(path).read_bytes()))
 
 
 def load_fashion_mnist_tensors(
