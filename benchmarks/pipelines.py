@@ -19,7 +19,6 @@ from torchvision import transforms
 
 import helpers
 from benchmarks.measure import log, summarize, timed
-from helpers import data as helpers_data
 
 D2L_WORKERS = 4  # d2l's get_dataloader_workers()
 # torch warns when workers outnumber the cores; measuring d2l's setting as it is, is the point.
@@ -62,7 +61,7 @@ def drain(loader) -> int:
 
 
 def _load_tensors_cold() -> int:
-    helpers_data._TENSORS.clear()  # forget the in-process copy: read the files again
+    # Every call reads and hashes the files again: helpers keeps no in-process copy.
     return len(helpers.load_fashion_mnist_tensors()[1])
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import math
 import os
 import shutil
+import tempfile
+import zlib
 from pathlib import Path
 
 import torch
@@ -35,7 +36,6 @@ FILES = {
     "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a", 2051, (10000, 28, 28)),
     "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965", 2049, (10000,)),
 }
-STAMP = ".verified.json"  # remembers the checksums already verified (size, mtime, md5)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -63,52 +63,41 @@ def _raw_dir(root: str | Path | None) -> Path:
     return root / "FashionMNIST" / "raw"
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_file(path: Path, stamps: dict) -> str | None:
-    """Return None if ``path`` is the right file, else what is wrong with it."""
-    md5, magic, shape = FILES[path.name]
+def _check(path: Path, name: str | None = None) -> tuple[str | None, bytearray]:
+    """Return what is wrong with file ``name`` at ``path`` (None: nothing), and its bytes."""
+    md5, magic, shape = FILES[name or path.name]
     if not path.is_file():
-        return "missing"
+        return "missing", bytearray()
     size = 4 + 4 * len(shape) + math.prod(shape)  # magic, one int32 per dimension, pixels
-    stat = path.stat()
-    if stat.st_size != size:
-        return f"{stat.st_size} bytes, expected {size} (truncated or not Fashion-MNIST)"
+    found = path.stat().st_size
+    if found != size:
+        return f"{found} bytes, expected {size} (truncated or not Fashion-MNIST)", bytearray()
+    data = bytearray(size)  # read once, hashed, and (when loading) the tensor's own memory
     with path.open("rb") as f:
-        found = int.from_bytes(f.read(4), "big")
+        f.readinto(data)
+    found = int.from_bytes(data[:4], "big")
     if found != magic:
-        return f"IDX magic number {found}, expected {magic}"
-    key = [stat.st_size, stat.st_mtime_ns]
-    if stamps.get(path.name) == key:
-        return None  # verified before and unchanged since
-    if _md5(path) != md5:
-        return "MD5 checksum mismatch (corrupt file)"
-    stamps[path.name] = key
-    return None
+        return f"IDX magic number {found}, expected {magic}", bytearray()
+    if hashlib.md5(data).hexdigest() != md5:
+        return "MD5 checksum mismatch (corrupt file)", bytearray()
+    return None, data
 
 
 def _problems(raw: Path) -> dict[str, str]:
-    """Check the four files in ``raw``; remember the good ones; return the bad ones."""
-    stamp_file = raw / STAMP
-    try:
-        stamps = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
-    except (OSError, ValueError):
-        stamps = {}
-    problems = {}
-    for name in FILES:
-        problem = _check_file(raw / name, stamps)
-        if problem:
-            problems[name] = problem
-            stamps.pop(name, None)
-    if raw.is_dir():
-        stamp_file.write_text(json.dumps(stamps, indent=1))
-    return problems
+    """Check the four files in ``raw`` (every byte, every time); return the bad ones."""
+    return {name: why for name in FILES if (why := _check(raw / name)[0])}
+
+
+def _move_in(part: Path, raw: Path, name: str, source: str, advice: str) -> None:
+    """Verify the new file ``part``, then rename it to ``raw / name`` in one atomic step."""
+    problem = _check(part, name)[0]
+    if problem:
+        raise CorruptDataError(f"{name} from {source} is damaged ({problem}). {advice}")
+    part.chmod(0o644)
+    os.replace(part, raw / name)  # readers see the old file or the new one, never half of one
+
+
+_REINSTALL = "Reinstall it: `sudo apt-get install --reinstall dataset-fashion-mnist`."
 
 
 def _copy_from_system(raw: Path, system_dir: Path, names: list[str]) -> bool:
@@ -118,10 +107,18 @@ def _copy_from_system(raw: Path, system_dir: Path, names: list[str]) -> bool:
         return False
     raw.mkdir(parents=True, exist_ok=True)
     for src in sources:
-        tmp = raw / (src.stem + ".part")
-        with gzip.open(src, "rb") as fin, tmp.open("wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        tmp.replace(raw / src.stem)
+        # A name of this process's own, so that concurrent first users never share a file.
+        fd, part = tempfile.mkstemp(prefix=f".{src.stem}.", suffix=".part", dir=raw)
+        try:
+            with os.fdopen(fd, "wb") as fout, gzip.open(src, "rb") as fin:
+                shutil.copyfileobj(fin, fout)
+            _move_in(Path(part), raw, src.stem, f"the system copy {src}", _REINSTALL)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise CorruptDataError(
+                f"{src.name} in the system copy {src} is damaged ({err}). {_REINSTALL}"
+            ) from err
+        finally:
+            Path(part).unlink(missing_ok=True)
     return True
 
 
@@ -137,6 +134,22 @@ def _download(raw: Path) -> bool:
     return True
 
 
+def _download_into(raw: Path, names: list[str]) -> bool:
+    """Download into a fresh folder, verify ``names`` there, move them to ``raw``."""
+    raw.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=raw) as tmp:
+        fresh = Path(tmp) / "FashionMNIST" / "raw"  # empty: torchvision cannot skip a file
+        if not _download(fresh):
+            return False
+        advice = (
+            "The download or its mirror is at fault: try again later, or get the files "
+            f"another way. {_HOW_TO}"
+        )
+        for name in names:
+            _move_in(fresh / name, raw, name, "torchvision's download", advice)
+    return True
+
+
 def ensure_fashion_mnist(
     root: str | Path | None = None,
     system_dir: str | Path = SYSTEM_DIR,
@@ -146,17 +159,19 @@ def ensure_fashion_mnist(
     raw = _raw_dir(root)
     problems = _problems(raw)
     if not problems:
-        return raw
-    bad = [name for name, why in problems.items() if why != "missing"]
+        return raw  # nothing written: a read-only folder of good files is fine
     if _copy_from_system(raw, Path(system_dir), list(problems)):
         problems = _problems(raw)
-    if problems and download and _download(raw):
+    if problems and download and _download_into(raw, list(problems)):
         problems = _problems(raw)
     if not problems:
         return raw
-    if bad or any(why != "missing" for why in problems.values()):
+    if any(why != "missing" for why in problems.values()):
         details = "; ".join(f"{name}: {why}" for name, why in problems.items())
-        raise CorruptDataError(f"Fashion-MNIST in {raw} is damaged ({details}). {_HOW_TO}")
+        raise CorruptDataError(
+            f"Fashion-MNIST in {raw} is damaged ({details}), and no good copy was found to "
+            f"replace it (any source below replaces it on the next call). {_HOW_TO}"
+        )
     raise DataNotFoundError(f"Fashion-MNIST was not found in {raw}. {_HOW_TO}")
 
 
@@ -168,31 +183,33 @@ _HOW_TO = (
 )
 
 
-def read_idx(path: str | Path) -> torch.Tensor:
-    """Read an uncompressed IDX file (uint8 data) into a tensor."""
-    data = Path(path).read_bytes()
+def _parse_idx(data: bytearray) -> torch.Tensor:
+    """Turn the bytes of an IDX file (uint8 data) into a tensor that uses their memory."""
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    payload = bytearray(data[4 + 4 * ndim :])
-    return torch.frombuffer(payload, dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(data, dtype=torch.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-_TENSORS: dict[Path, tuple[torch.Tensor, ...]] = {}
+def read_idx(path: str | Path) -> torch.Tensor:
+    """Read an uncompressed IDX file (uint8 data) into a tensor."""
+    return _parse_idx(bytearray(Path(path).read_bytes()))
 
 
 def load_fashion_mnist_tensors(
     root: str | Path | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``(X_train, y_train, X_test, y_test)``: uint8 images ``[N,28,28]``, int64 labels."""
-    raw = ensure_fashion_mnist(root)
-    if raw not in _TENSORS:
-        _TENSORS[raw] = (
-            read_idx(raw / "train-images-idx3-ubyte"),
-            read_idx(raw / "train-labels-idx1-ubyte").long(),
-            read_idx(raw / "t10k-images-idx3-ubyte"),
-            read_idx(raw / "t10k-labels-idx1-ubyte").long(),
-        )
-    return _TENSORS[raw]
+    raw = _raw_dir(root)
+    checked = {name: _check(raw / name) for name in FILES}  # the bytes that are hashed are parsed
+    if any(why for why, _ in checked.values()):
+        raw = ensure_fashion_mnist(root)  # fetch or repair, or say why that is impossible
+        checked = {name: _check(raw / name) for name in FILES}
+        changed = [name for name, (why, _) in checked.items() if why]
+        if changed:
+            raise CorruptDataError(f"{', '.join(changed)} in {raw} changed while being read")
+    # New tensors on every call: what one caller changes in them, no other caller sees.
+    X_train, y_train, X_test, y_test = (_parse_idx(data) for _, data in checked.values())
+    return X_train, y_train.long(), X_test, y_test.long()
 
 
 def fashion_mnist_dataset(train: bool = True, transform=None, root: str | Path | None = None):

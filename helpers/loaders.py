@@ -15,9 +15,16 @@ from torch.nn import functional as F
 
 from helpers.data import load_fashion_mnist_tensors
 
+MAX_SIZE = 4096  # the largest resize side: 60,000 images of 4096 x 4096 floats are already 4 TB
+
 
 class TensorLoader:
-    """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1]."""
+    """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1].
+
+    With ``world_size > 1`` each ``rank`` gets its own share of every epoch, like
+    ``DistributedSampler``: one permutation drawn from ``seed + epoch`` (the same on every
+    rank), padded by repeating indices, then every ``world_size``-th index from ``rank``.
+    """
 
     def __init__(
         self,
@@ -25,19 +32,61 @@ class TensorLoader:
         labels: torch.Tensor,
         batch_size: int,
         shuffle: bool = False,
-        resize: tuple[int, int] | None = None,
+        resize: int | tuple[int, int] | None = None,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
     ) -> None:
+        for name, value in (("world_size", world_size), ("rank", rank), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if world_size < 1 or rank >= world_size:
+            raise ValueError(
+                f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}"
+            )
+        _check_tensors(images, labels)
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         self.images, self.labels = images, labels
-        self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
+        self.batch_size, self.shuffle = _check_batch_size(batch_size), shuffle
+        self.resize = _check_resize(resize)
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        self.epoch: int | None = None  # None until set_epoch: the global generator shuffles
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the next shuffles from ``seed + epoch``, the same on every rank."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        self.epoch = epoch
+
+    def _num_samples(self) -> int:
+        return -(-len(self.labels) // self.world_size)  # this rank's share, padded
 
     def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)  # ceiling division
+        return -(-self._num_samples() // self.batch_size)  # ceiling division
+
+    def _shard(self) -> torch.Tensor:
+        """Return this rank's indices for the epoch given to ``set_epoch`` (0 if none)."""
+        n = len(self.labels)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + (self.epoch or 0))
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        total = self._num_samples() * self.world_size
+        if n:
+            order = order.repeat(-(-total // n))[:total]  # pad by repeating from the start
+        return order[self.rank :: self.world_size].to(self.labels.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        device = self.labels.device
-        # A new order every epoch, drawn from torch's global generator (so seeds work).
-        order = torch.randperm(n).to(device) if self.shuffle else None
+        if self.world_size > 1 or self.epoch is not None:
+            order = self._shard()  # data parallel: this rank's share of the epoch
+            n = len(order)
+        else:
+            # A new order every epoch, drawn from torch's global generator (so seeds work).
+            order = torch.randperm(n).to(self.labels.device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 X = self.images[start : start + self.batch_size]
@@ -49,6 +98,27 @@ class TensorLoader:
             if self.resize is not None:
                 X = F.interpolate(X, size=self.resize, mode="bilinear", antialias=True)
             yield X, y
+
+
+def _check_tensors(images: object, labels: object) -> None:
+    if not isinstance(images, torch.Tensor) or images.dim() != 3:
+        raise TypeError(f"images must be a tensor [N, H, W], got {_describe(images)}")
+    if images.dtype != torch.uint8:
+        raise TypeError(
+            f"images must be uint8 (0..255; batches are divided by 255), got {images.dtype}"
+        )
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1:
+        raise TypeError(f"labels must be a tensor [N], got {_describe(labels)}")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: they must pair up")
+    if images.device != labels.device:
+        raise ValueError(f"images on {images.device} but labels on {labels.device}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def _check_batch_size(batch_size: object) -> int:
@@ -64,9 +134,13 @@ def _check_resize(resize: object) -> tuple[int, int] | None:
     if (
         not isinstance(pair, tuple | list)
         or len(pair) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair)
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SIZE for s in pair
+        )
     ):
-        raise ValueError(f"resize must be a positive int or a pair of them, got {resize!r}")
+        raise ValueError(
+            f"resize must be an int in 1..{MAX_SIZE} or a pair of them, got {resize!r}"
+        )
     return (pair[0], pair[1])
 
 

@@ -12,10 +12,29 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def real_raw():
-    """The verified raw folder of the real Fashion-MNIST (the project's default root)."""
-    from helpers.data import ensure_fashion_mnist
+    """The verified raw folder of the real Fashion-MNIST (the project's default root).
 
-    return ensure_fashion_mnist()
+    Never downloads: the tests run offline, on data installed beforehand.
+    """
+    from helpers.data import (
+        SYSTEM_DIR,
+        CorruptDataError,
+        DataNotFoundError,
+        default_root,
+        ensure_fashion_mnist,
+    )
+
+    try:
+        return ensure_fashion_mnist(download=False)
+    except (DataNotFoundError, CorruptDataError) as err:
+        found = f" ({err})" if isinstance(err, CorruptDataError) else ""
+        pytest.fail(
+            f"The tests need the real Fashion-MNIST, and they never download it. None was "
+            f"usable in {default_root()} or {SYSTEM_DIR}{found}. Install it with "
+            "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or put the four "
+            "IDX files in ROOT/FashionMNIST/raw/ and set FASHION_MNIST_ROOT=ROOT.",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,7 @@ def test_default_root_of_an_installed_package_is_the_user_cache(monkeypatch, tmp
 def test_explicit_root_is_used_and_verified(fake_root, empty_dir, downloads):
     raw = ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
     assert raw == fake_root / "FashionMNIST" / "raw"
-    assert set(json.loads((raw / hd.STAMP).read_text())) == set(hd.FILES)
+    assert {p.name for p in raw.iterdir()} == set(hd.FILES)  # nothing written beside them
     assert downloads == []
 
 
@@ -153,7 +153,7 @@ def test_system_copy_is_decompressed_into_an_empty_root(tmp_path, system_dir, do
     for name, (digest, _, _) in hd.FILES.items():
         assert (raw / name).is_file() and not (raw / name).is_symlink()
         assert md5(raw / name) == digest
-    assert not list(raw.glob("*.part"))
+    assert {p.name for p in raw.iterdir()} == set(hd.FILES)  # no temporary file left
     assert downloads == []
 
 
@@ -167,7 +167,9 @@ def test_download_is_the_last_resort(monkeypatch, tmp_path, empty_dir, real_raw)
 
     monkeypatch.setattr(hd, "_download", fake_download)
     raw = ensure_fashion_mnist(root=tmp_path / "r", system_dir=empty_dir)
-    assert calls == [tmp_path / "r" / "FashionMNIST" / "raw"] and raw == calls[0]
+    assert raw == tmp_path / "r" / "FashionMNIST" / "raw"
+    assert len(calls) == 1 and calls[0].is_relative_to(raw)  # into a fresh folder inside raw
+    assert {p.name for p in raw.iterdir()} == set(hd.FILES)  # verified, moved in, cleaned up
 
 
 def test_download_false_never_downloads(tmp_path, empty_dir, downloads):
@@ -278,38 +280,27 @@ def test_root_that_is_a_file_is_a_value_error_naming_it(tmp_path):
     assert str(a_file) in str(info.value)
 
 
-# ---- the checksum stamp ---------------------------------------------------------------------
+# ---- every call checks every byte -------------------------------------------------------------
 
 
 @pytest.fixture
-def md5_calls(monkeypatch):
-    """Count the files whose MD5 the data layer computes."""
-    calls = []
-    real_md5 = hd._md5
+def hashed(monkeypatch):
+    """Record how many bytes the data layer hashes."""
+    sizes = []
+    real_md5 = hashlib.md5
 
-    def counting_md5(path):
-        calls.append(path.name)
-        return real_md5(path)
+    def counting_md5(data=b"", **kwargs):
+        sizes.append(len(data))
+        return real_md5(data, **kwargs)
 
-    monkeypatch.setattr(hd, "_md5", counting_md5)
-    return calls
-
-
-def test_checksums_are_computed_once_and_remembered(fake_root, empty_dir, md5_calls):
-    ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    assert sorted(md5_calls) == sorted(hd.FILES)
-    ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    assert len(md5_calls) == 4  # nothing recomputed
+    monkeypatch.setattr(hd.hashlib, "md5", counting_md5)
+    return sizes
 
 
-def test_checksum_is_recomputed_when_a_file_changes(fake_root, empty_dir, md5_calls):
-    ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    path = fake_root / "FashionMNIST" / "raw" / SMALL
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    md5_calls.clear()
-    ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    assert md5_calls == [SMALL]
+def test_every_call_hashes_all_four_files(fake_root, empty_dir, hashed):
+    for _ in range(2):
+        ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
+    assert sum(hashed) == 2 * (47040016 + 60008 + 7840016 + 10008)
 
 
 def test_same_size_edit_after_verification_is_caught(fake_root, empty_dir):
@@ -317,18 +308,19 @@ def test_same_size_edit_after_verification_is_caught(fake_root, empty_dir):
     path = fake_root / "FashionMNIST" / "raw" / SMALL
     stat = path.stat()
     flip_byte(path, 5000)
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same size and time as before
     with pytest.raises(CorruptDataError, match="MD5"):
         ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
 
 
-def test_unreadable_stamp_means_verify_again(fake_root, empty_dir, md5_calls):
-    raw = ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    (raw / hd.STAMP).write_text("{not json")
-    md5_calls.clear()
-    ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
-    assert sorted(md5_calls) == sorted(hd.FILES)
-    assert set(json.loads((raw / hd.STAMP).read_text())) == set(hd.FILES)
+def test_a_stamp_from_the_old_data_layer_is_ignored(fake_root, empty_dir):
+    raw = fake_root / "FashionMNIST" / "raw"
+    stat = (raw / SMALL).stat()
+    (raw / ".verified.json").write_text(json.dumps({SMALL: [stat.st_size, stat.st_mtime_ns]}))
+    flip_byte(raw / SMALL, 5000)
+    os.utime(raw / SMALL, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(CorruptDataError, match="MD5"):
+        ensure_fashion_mnist(root=fake_root, system_dir=empty_dir)
 
 
 # ---- what is loaded ---------------------------------------------------------------------------
@@ -354,9 +346,30 @@ def test_tensors_equal_what_torchvision_reads(fashion_tensors, real_raw, train):
     assert torch.equal(ref.targets, y_train if train else y_test)
 
 
-def test_tensors_are_read_once_per_process(fashion_tensors, real_raw):
+def test_every_load_returns_new_tensors(fashion_tensors, real_raw):
     again = load_fashion_mnist_tensors(real_raw.parent.parent)
-    assert all(a is b for a, b in zip(again, fashion_tensors, strict=True))
+    assert all(
+        a is not b and torch.equal(a, b) for a, b in zip(again, fashion_tensors, strict=True)
+    )
+    assert all(a.data_ptr() != b.data_ptr() for a, b in zip(again, fashion_tensors, strict=True))
+
+
+def test_load_repairs_a_damaged_file_from_the_system_copy(fake_root, system_dir, monkeypatch):
+    path = fake_root / "FashionMNIST" / "raw" / SMALL
+    flip_byte(path, 8 + 4992)
+    real_ensure = hd.ensure_fashion_mnist
+    monkeypatch.setattr(hd, "ensure_fashion_mnist", lambda root: real_ensure(root, system_dir))
+    assert int(load_fashion_mnist_tensors(fake_root)[3][4992]) == 1
+    assert md5(path) == hd.FILES[SMALL][0]
+
+
+def test_file_changed_between_repair_and_read_is_reported(fake_root, monkeypatch):
+    flip_byte(fake_root / "FashionMNIST" / "raw" / SMALL, 5000)
+    monkeypatch.setattr(
+        hd, "ensure_fashion_mnist", lambda root: Path(root) / "FashionMNIST" / "raw"
+    )
+    with pytest.raises(CorruptDataError, match=f"{SMALL} in .* changed while being read"):
+        load_fashion_mnist_tensors(fake_root)
 
 
 def test_load_tensors_from_an_explicit_root(fake_root, fashion_tensors):
