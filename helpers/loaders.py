@@ -17,7 +17,12 @@ from helpers.data import load_fashion_mnist_tensors
 
 
 class TensorLoader:
-    """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1]."""
+    """Iterate over ``(X, y)`` minibatches of uint8 images, as float32 in [0, 1].
+
+    With ``world_size > 1`` each ``rank`` gets its own share of every epoch, like
+    ``DistributedSampler``: one permutation drawn from ``seed + epoch`` (the same on every
+    rank), padded by repeating indices, then every ``world_size``-th index from ``rank``.
+    """
 
     def __init__(
         self,
@@ -26,18 +31,56 @@ class TensorLoader:
         batch_size: int,
         shuffle: bool = False,
         resize: tuple[int, int] | None = None,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
     ) -> None:
+        for name, value in (("world_size", world_size), ("rank", rank), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if world_size < 1 or rank >= world_size:
+            raise ValueError(
+                f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}"
+            )
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        self.epoch: int | None = None  # None until set_epoch: the global generator shuffles
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the next shuffles from ``seed + epoch``, the same on every rank."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        self.epoch = epoch
+
+    def _num_samples(self) -> int:
+        return -(-len(self.labels) // self.world_size)  # this rank's share, padded
 
     def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)  # ceiling division
+        return -(-self._num_samples() // self.batch_size)  # ceiling division
+
+    def _shard(self) -> torch.Tensor:
+        """Return this rank's indices for the epoch given to ``set_epoch`` (0 if none)."""
+        n = len(self.labels)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + (self.epoch or 0))
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        total = self._num_samples() * self.world_size
+        if n:
+            order = order.repeat(-(-total // n))[:total]  # pad by repeating from the start
+        return order[self.rank :: self.world_size].to(self.labels.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        device = self.labels.device
-        # A new order every epoch, drawn from torch's global generator (so seeds work).
-        order = torch.randperm(n).to(device) if self.shuffle else None
+        if self.world_size > 1 or self.epoch is not None:
+            order = self._shard()  # data parallel: this rank's share of the epoch
+            n = len(order)
+        else:
+            # A new order every epoch, drawn from torch's global generator (so seeds work).
+            order = torch.randperm(n).to(self.labels.device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 X = self.images[start : start + self.batch_size]

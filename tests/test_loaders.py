@@ -148,3 +148,129 @@ def test_root_that_is_a_file_is_rejected_by_name(tmp_path):
     a_file.write_text("not a folder")
     with pytest.raises(ValueError, match="root"):
         load_data_fashion_mnist(B, root=a_file)
+
+
+# Data parallelism: each rank's share of an epoch, the counterpart of DistributedSampler.
+
+
+def _shares(n, world_size, batch_size=4, shuffle=True, seed=0, epoch=None):
+    """The labels (here: the indices) each rank sees in one epoch."""
+    images = torch.zeros(n, 2, 2, dtype=torch.uint8)
+    shares = []
+    for rank in range(world_size):
+        loader = TensorLoader(
+            images,
+            torch.arange(n),
+            batch_size,
+            shuffle,
+            rank=rank,
+            world_size=world_size,
+            seed=seed,
+        )
+        if epoch is not None:
+            loader.set_epoch(epoch)
+        batches = [y for _, y in loader]
+        assert len(batches) == len(loader)
+        shares.append(torch.cat(batches) if batches else torch.zeros(0, dtype=torch.int64))
+    return shares
+
+
+@pytest.mark.parametrize(("n", "world_size"), [(100, 4), (10, 4), (3, 4), (60, 1), (0, 2)])
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("epoch", [None, 0, 3])
+def test_rank_shares_equal_distributed_sampler(n, world_size, shuffle, epoch):
+    shares = _shares(n, world_size, shuffle=shuffle, seed=7, epoch=epoch)
+    for rank, share in enumerate(shares):
+        if world_size == 1 and epoch is None:
+            continue  # the unsharded path, tested below
+        sampler = torch.utils.data.DistributedSampler(
+            range(n), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=7
+        )
+        sampler.set_epoch(epoch or 0)
+        assert share.tolist() == list(sampler)
+
+
+def test_ranks_split_an_epoch_into_disjoint_equal_shares():
+    shares = _shares(1000, 4, batch_size=64, epoch=2)
+    assert [len(s) for s in shares] == [250] * 4
+    assert torch.equal(torch.cat(shares).sort().values, torch.arange(1000))
+
+
+def test_uneven_split_is_padded_by_repeating_indices():
+    shares = _shares(10, 4, epoch=0)
+    assert [len(s) for s in shares] == [3] * 4  # 12 places for 10 images
+    everything = torch.cat(shares)
+    assert set(everything.tolist()) == set(range(10))
+    counts = torch.bincount(everything, minlength=10)
+    assert sorted(counts.tolist()) == [1] * 8 + [2] * 2
+
+
+def test_set_epoch_reshuffles_and_the_same_epoch_repeats():
+    assert not torch.equal(_shares(200, 2, epoch=0)[0], _shares(200, 2, epoch=1)[0])
+    assert torch.equal(_shares(200, 2, epoch=1)[0], _shares(200, 2, epoch=1)[0])
+    assert not torch.equal(_shares(200, 2, seed=1, epoch=1)[0], _shares(200, 2, epoch=1)[0])
+
+
+def test_sharded_order_ignores_the_global_generator():
+    torch.manual_seed(1)
+    first = _shares(200, 2, epoch=5)
+    state = torch.get_rng_state()
+    torch.manual_seed(2)
+    assert all(torch.equal(a, b) for a, b in zip(first, _shares(200, 2, epoch=5), strict=True))
+    torch.manual_seed(1)
+    _shares(200, 2, epoch=5)
+    assert torch.equal(torch.get_rng_state(), state)  # drawing a shard used no global draw
+
+
+def test_one_rank_without_set_epoch_is_unchanged():
+    images, labels = torch.zeros(500, 2, 2, dtype=torch.uint8), torch.arange(500)
+    torch.manual_seed(3)
+    expected = torch.randperm(500)
+    torch.manual_seed(3)
+    order = torch.cat([y for _, y in TensorLoader(images, labels, 64, shuffle=True)])
+    assert torch.equal(order, expected)
+    plain = TensorLoader(images, labels, 64, world_size=1, rank=0)
+    assert torch.equal(torch.cat([y for _, y in plain]), labels)
+
+
+def test_set_epoch_on_one_rank_uses_the_seeded_generator():
+    images, labels = torch.zeros(500, 2, 2, dtype=torch.uint8), torch.arange(500)
+    loader = TensorLoader(images, labels, 64, shuffle=True, seed=4)
+    loader.set_epoch(2)
+    expected = torch.randperm(500, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(torch.cat([y for _, y in loader]), expected)
+
+
+def test_sharded_batches_hold_the_right_images(fashion_tensors):
+    X_test, y_test = fashion_tensors[2][:1000], fashion_tensors[3][:1000]
+    loader = TensorLoader(X_test, y_test, 100, shuffle=True, rank=1, world_size=3, seed=9)
+    loader.set_epoch(1)
+    X, y = next(iter(loader))
+    idx = loader._shard()[:100]
+    assert torch.equal((X[:, 0] * 255).round().to(torch.uint8), X_test[idx])
+    assert torch.equal(y, y_test[idx])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"world_size": 0}, "rank < world_size"),
+        ({"world_size": 2, "rank": 2}, "rank < world_size"),
+        ({"rank": -1}, "rank"),
+        ({"world_size": 2.0}, "world_size"),
+        ({"world_size": True}, "world_size"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "0"}, "seed"),
+    ],
+)
+def test_bad_rank_world_size_or_seed_is_rejected_by_name(kwargs, name):
+    images, labels = torch.zeros(10, 2, 2, dtype=torch.uint8), torch.arange(10)
+    with pytest.raises(ValueError, match=name):
+        TensorLoader(images, labels, 4, **kwargs)
+
+
+@pytest.mark.parametrize("epoch", [-1, 1.0, True, None])
+def test_bad_epoch_is_rejected_by_name(epoch):
+    loader = TensorLoader(torch.zeros(10, 2, 2, dtype=torch.uint8), torch.arange(10), 4)
+    with pytest.raises(ValueError, match="epoch"):
+        loader.set_epoch(epoch)
