@@ -117,10 +117,10 @@ print(f"{params:,} parameters")
 # %%
 X_train, y_train, X_test, y_test = load_fashion_mnist_tensors()
 for r in range(2):
-    shard = TensorLoader(X_train, y_train, 4, shuffle=True, rank=r, world_size=2)
-    shard.set_epoch(0)
-    labels = next(iter(shard))[1].tolist()
-    print(f"rank {r}: {len(shard)} batches, first labels {labels}")
+    part = TensorLoader(X_train, y_train, 4, True, rank=r, world_size=2)
+    part.set_epoch(0)
+    labels = next(iter(part))[1].tolist()
+    print(f"rank {r}: {len(part)} batches, first labels {labels}")
 
 # %% [markdown]
 # The two ranks see different examples and as many batches each; together they cover the

@@ -101,13 +101,11 @@ def start(command: Sequence[str], env: dict[str, str] | None = None) -> subproce
 
 def _failure_summary(stderr: str) -> str:
     """Pick the lines of torchrun's error report that say which rank failed and why."""
-    lines = stderr.splitlines()
-    keep = [
-        line.strip()
-        for line in lines
-        if re.search(r"\brank\b|exitcode|Error:|Exception:", line) and "Traceback" not in line
-    ]
-    return "\n".join(dict.fromkeys(keep[-8:])) or "\n".join(lines[-8:])
+    lines = [line.strip() for line in stderr.splitlines()]
+    errors = [line for line in lines if re.search(r"(Error|Exception)\b[^:]*: ", line)]
+    root = [line for line in lines if re.match(r"(rank|exitcode|host)\s*:", line)]
+    summary = list(dict.fromkeys(root[:3] + errors[-3:]))
+    return "\n".join(summary or lines[-8:])
 
 
 def finish(proc: subprocess.Popen, timeout: float, what: str = "torchrun") -> str:
