@@ -137,10 +137,12 @@ for r in range(2):
 # From a notebook there is a catch: `torch.multiprocessing.spawn` would have to pickle a
 # function defined in the notebook's `__main__`, which the child processes cannot import.
 # So we write the training script to a file (IPython's `%%writefile`) and run `torchrun`
-# on it. The files go to a fresh temporary folder:
+# on it. The scripts, and everything they write, go to a fresh temporary folder, which we
+# make the working directory:
 
 # %%
-run_dir = Path(tempfile.mkdtemp(prefix="data-parallel-"))
+home = Path.cwd()
+os.chdir(tempfile.mkdtemp(prefix="data-parallel-"))
 
 # %% [markdown]
 # ## All-reduce by hand
@@ -150,7 +152,7 @@ run_dir = Path(tempfile.mkdtemp(prefix="data-parallel-"))
 # when every process has its own GPU, `gloo` otherwise) and join the group.
 
 # %%
-# %%writefile {run_dir}/allreduce_train.py
+# %%writefile allreduce_train.py
 import os
 import sys
 
@@ -174,7 +176,7 @@ device = torch.device(f"cuda:{local_rank}" if backend == "nccl" else "cpu")
 # copies rank 0's tensors to all ranks, and from there on they agree.
 
 # %%
-# %%writefile -a {run_dir}/allreduce_train.py
+# %%writefile -a allreduce_train.py
 
 torch.manual_seed(rank)  # a different start on each rank, on purpose
 net = nn.Sequential(
@@ -193,7 +195,7 @@ for p in net.parameters():
 # only the images those steps need, and rank 0 saves the final weights.
 
 # %%
-# %%writefile -a {run_dir}/allreduce_train.py
+# %%writefile -a allreduce_train.py
 
 batch, steps, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 X, y, _, _ = load_fashion_mnist_tensors()
@@ -222,9 +224,9 @@ dist.destroy_process_group()
 
 # %%
 STEPS = 50
-args = ["128", str(STEPS), run_dir / "allreduce.pt"]
-command = torchrun_command(run_dir / "allreduce_train.py", 2, args)
-print(" ".join(Path(c).name if "/" in str(c) else str(c) for c in command))
+args = ["128", str(STEPS), "allreduce.pt"]
+command = torchrun_command("allreduce_train.py", 2, args)
+print("python", " ".join(command[1:]))
 
 # %% [markdown]
 # `helpers.launch` runs that command in a subprocess and waits for it, with a timeout:
@@ -234,7 +236,7 @@ print(" ".join(Path(c).name if "/" in str(c) else str(c) for c in command))
 
 # %%
 tic = time.perf_counter()
-launch(run_dir / "allreduce_train.py", 2, args, timeout=300)
+launch("allreduce_train.py", 2, args, timeout=300)
 print(f"2 workers, {STEPS} steps: {time.perf_counter() - tic:.3f} s")
 
 # %% [markdown]
@@ -266,7 +268,7 @@ for X, y in loader:
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the last bits of float32 sums depend on the CPU's vector instructions
-two = torch.load(run_dir / "allreduce.pt")
+two = torch.load("allreduce.pt")
 diffs = [(two[k] - v).abs().max().item() for k, v in net.state_dict().items()]
 print(f"largest weight difference: {max(diffs):.2e}")
 largest = max(v.abs().max().item() for v in two.values())
@@ -300,7 +302,7 @@ for k, v in net.state_dict().items():
 # epochs and the checkpoint file.
 
 # %%
-# %%writefile {run_dir}/ddp_train.py
+# %%writefile ddp_train.py
 import os
 import sys
 import time
@@ -329,7 +331,7 @@ batch, epochs, ckpt = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 # checkpoint.
 
 # %%
-# %%writefile -a {run_dir}/ddp_train.py
+# %%writefile -a ddp_train.py
 
 torch.manual_seed(0)
 net = nn.Sequential(
@@ -355,7 +357,7 @@ model = DistributedDataParallel(net)
 # the gradients together.
 
 # %%
-# %%writefile -a {run_dir}/ddp_train.py
+# %%writefile -a ddp_train.py
 
 grads = torch.zeros(sum(p.numel() for p in net.parameters()), device=device)
 dist.barrier()
@@ -370,7 +372,7 @@ comm = (time.perf_counter() - tic) / 20
 # never leaves half a file behind.
 
 # %%
-# %%writefile -a {run_dir}/ddp_train.py
+# %%writefile -a ddp_train.py
 
 X, y, X_test, y_test = load_fashion_mnist_tensors()
 X_test = X_test.to(device).unsqueeze(1).float() / 255
@@ -383,7 +385,7 @@ def save_and_log(epoch, seconds, steps):
     acc = (pred == y_test.to(device)).float().mean().item()
     row = dict(world=world, batch=batch, epoch=epoch + 1, steps=steps)
     log.append(dict(row, seconds=seconds, allreduce_s=comm, acc=acc))
-    print(f"epoch {epoch + 1}, {world} ranks: {seconds:.3f} s, acc {acc:.3f}")
+    print(f"epoch {epoch + 1}, world size {world}: {seconds:.3f} s, acc {acc:.3f}")
     state = dict(net=net.state_dict(), opt=opt.state_dict(), epoch=epoch + 1)
     torch.save(dict(state, log=log), ckpt.with_suffix(".tmp"))
     ckpt.with_suffix(".tmp").replace(ckpt)
@@ -394,7 +396,7 @@ def save_and_log(epoch, seconds, steps):
 # the epoch make the clock measure the slowest rank.
 
 # %%
-# %%writefile -a {run_dir}/ddp_train.py
+# %%writefile -a ddp_train.py
 
 X, y = X.to(device), y.to(device)
 loader = TensorLoader(X, y, batch, shuffle=True, rank=rank, world_size=world)
@@ -419,8 +421,7 @@ dist.destroy_process_group()
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-ckpt = run_dir / "mlp.pt"
-print(launch(run_dir / "ddp_train.py", 2, ["128", "1", ckpt], timeout=300))
+print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300))
 
 # %% [markdown]
 # ## Resuming on a different number of workers
@@ -432,7 +433,7 @@ print(launch(run_dir / "ddp_train.py", 2, ["128", "1", ckpt], timeout=300))
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-print(launch(run_dir / "ddp_train.py", 1, ["256", "1", ckpt], timeout=300))
+print(launch("ddp_train.py", 1, ["256", "1", "mlp.pt"], timeout=300))
 
 # %% [markdown]
 # The checkpoint carries the log of every epoch, whichever run wrote it:
@@ -440,7 +441,7 @@ print(launch(run_dir / "ddp_train.py", 1, ["256", "1", ckpt], timeout=300))
 # %%
 # NBVAL_IGNORE_OUTPUT
 # timings and the last digits of the accuracy depend on the machine
-logs = torch.load(ckpt)["log"]
+logs = torch.load("mlp.pt")["log"]
 for row in logs:
     print(
         f"epoch {row['epoch']}: {row['world']} rank(s) x {row['batch']}, "
@@ -452,7 +453,7 @@ runs = [(r["world"], r["epoch"], r["batch"]) for r in logs]
 assert runs == [(2, 1, 128), (1, 2, 256)], logs
 assert [r["steps"] for r in logs] == [235, 235], logs
 assert 0.70 < logs[0]["acc"] < 0.86 and 0.74 < logs[1]["acc"] < 0.88, logs
-assert torch.load(ckpt)["epoch"] == 2
+assert torch.load("mlp.pt")["epoch"] == 2
 
 # %% [markdown]
 # The second epoch, on one worker, continued where two workers stopped: its accuracy is
@@ -527,9 +528,8 @@ assert all(r["seconds"] > 0 and r["allreduce_s"] > 0 for r in logs), logs
 # %% [markdown]
 # On a CPU the two processes share the cores that one process had, so the computation
 # per rank halves at best, while the all-reduce is added to every step. With as few cores
-# as a course runner has, two processes are no faster than one, and the
-# `tests`/benchmark row with four processes on two cores is slower still. Data
-# parallelism pays when each worker brings its own compute: a GPU, or a machine.
+# as a course runner has, two processes are no faster than one (exercise 5 adds four).
+# Data parallelism pays when each worker brings its own compute: a GPU, or a machine.
 #
 # How much it pays is a matter of two times per step. With $K$ workers, batch $B$ and a
 # model of $P$ float32 parameters, a ring all-reduce sends and receives
@@ -547,18 +547,18 @@ assert all(r["seconds"] > 0 and r["allreduce_s"] > 0 for r in logs), logs
 # %%
 FLOPS = 100e12  # assumed sustained float32 rate of one GPU, FLOP/s
 LINKS = {
-    "8 GPUs, 1 node (NVLink)": (8, 200e9),
-    "16 GPUs, 2 nodes (100 Gbit/s)": (16, 12.5e9),
-}  # bytes/s
+    "8 GPUs, 1 node": (8, 200e9),  # NVLink, bytes/s
+    "16 GPUs, 2 nodes": (16, 12.5e9),  # 100 Gbit/s between the nodes
+}
 LATENCY = 20e-6  # assumed fixed cost of one all-reduce, s
 for name, size in (("this MLP", params), ("100x larger", 100 * params)):
     compute = 6 * size * 256 / FLOPS  # 6 FLOP per parameter per example
     for link, (k, bandwidth) in LINKS.items():
         comm = 2 * (k - 1) / k * 4 * size / bandwidth + LATENCY
         print(
-            f"{name:11} {link:29} compute {compute * 1e6:6.1f} us, "
+            f"{name:11} {link:16} compute {compute * 1e6:5.1f} us, "
             f"all-reduce {comm * 1e6:6.1f} us, "
-            f"efficiency {compute / (compute + comm):.0%}"
+            f"{compute / (compute + comm):.0%} busy"
         )
 
 # %% [markdown]
@@ -622,6 +622,13 @@ for name, size in (("this MLP", params), ("100x larger", 100 * params)):
 # script use, and why not 0.1?
 # ````
 #
+# ````{exercise}
+# :label: ex-dp-5
+# Add a row with 4 processes to the cost table: delete `mlp.pt`, then run
+# `ddp_train.py` on 1, 2 and 4 processes in turn. Explain the times from the number of
+# cores of your machine.
+# ````
+#
 # ```{solution-start} ex-dp-1
 # :class: dropdown
 # ```
@@ -653,7 +660,7 @@ print(f"{share._num_samples():,} images per rank, {len(share)} steps")
 # The computation grows with the images per GPU, the all-reduce does not:
 
 # %%
-size, (k, bandwidth) = 100 * params, LINKS["16 GPUs, 2 nodes (100 Gbit/s)"]
+size, (k, bandwidth) = 100 * params, LINKS["16 GPUs, 2 nodes"]
 comm = 2 * (k - 1) / k * 4 * size / bandwidth + LATENCY
 per_image = 6 * size / FLOPS
 print(f"{4 * comm / per_image:,.0f} images per GPU per step")
@@ -672,4 +679,25 @@ print(f"{4 * comm / per_image:,.0f} images per GPU per step")
 # ```{solution-end}
 # ```
 #
+# ```{solution-start} ex-dp-5
+# :class: dropdown
+# ```
+# Each run starts fresh, so every row times the same first epoch: `launch("ddp_train.py",
+# k, [str(256 // k), "1", "mlp.pt"])` for `k` in 1, 2, 4, reading `torch.load("mlp.pt")
+# ["log"]` after each. With fewer cores than processes, the processes take turns on the
+# cores: the computation per epoch does not shrink, and every step adds an all-reduce
+# and the switching between processes, so 4 processes are slower than 2. On a machine
+# with at least 4 free cores, or 4 GPUs, the computation per rank falls to about a
+# quarter, and the time of the all-reduce decides how close the speed-up comes to 4.
+# ```{solution-end}
+# ```
+#
+# %% tags=["remove-cell"]
+import shutil  # noqa: E402 - clean-up only
+
+work = Path.cwd()
+os.chdir(home)
+shutil.rmtree(work)
+
+# %% [markdown]
 # Next: the {ref}`performance` appendix collects timings of all chapters on CPU and GPU.
