@@ -10,6 +10,7 @@ training" (``chapters/06_data_parallel.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -108,13 +109,42 @@ def _failure_summary(stderr: str) -> str:
     return "\n".join(summary or lines[-8:])
 
 
+def _descendants(pid: int) -> list[int]:
+    """Return the pids of every process below ``pid`` (read from Linux's /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_job(proc: subprocess.Popen) -> None:
+    """Kill torchrun and its workers (torchrun starts each worker in its own session)."""
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # a pipe still held open: stop reading it
+        proc.kill()
+
+
 def finish(proc: subprocess.Popen, timeout: float, what: str = "torchrun") -> str:
     """Wait for ``proc`` at most ``timeout`` seconds; return its output or raise."""
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill_job(proc)
         raise LaunchTimeout(
             f"{what} did not finish within {timeout:g} s; it and its workers were killed"
         ) from None

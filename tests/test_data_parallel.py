@@ -7,7 +7,6 @@ each test checks is *which* error ends the job, not how fast the machine is.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import textwrap
@@ -131,11 +130,17 @@ def test_a_hanging_job_is_killed_at_its_timeout_with_its_workers(tmp_path):
     tic = time.perf_counter()
     with pytest.raises(LaunchTimeout, match="did not finish within 2 s"):
         finish(proc, timeout=2)
-    assert time.perf_counter() - tic < 30
-    time.sleep(1)
-    for pid in workers:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)  # the worker is gone, not left running
+    assert time.perf_counter() - tic < 60  # not blocked on the workers' open pipes
+    assert not [pid for pid in workers if alive(pid)], "workers were left running"
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_two_concurrent_launches_do_not_collide(tmp_path):
