@@ -421,7 +421,7 @@ dist.destroy_process_group()
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300))
+print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300), end="")
 
 # %% [markdown]
 # ## Resuming on a different number of workers
@@ -433,7 +433,7 @@ print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300))
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-print(launch("ddp_train.py", 1, ["256", "1", "mlp.pt"], timeout=300))
+print(launch("ddp_train.py", 1, ["256", "1", "mlp.pt"], timeout=300), end="")
 
 # %% [markdown]
 # The checkpoint carries the log of every epoch, whichever run wrote it:
