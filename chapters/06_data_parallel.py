@@ -322,6 +322,8 @@ backend = pick_backend(world)
 dist.init_process_group(backend)
 local = int(os.environ["LOCAL_RANK"])
 device = torch.device(f"cuda:{local}" if backend == "nccl" else "cpu")
+if device.type == "cuda":
+    torch.cuda.set_device(device)  # where nccl runs this rank's collectives
 batch, epochs, ckpt = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 
 # %% [markdown]
