@@ -163,6 +163,6 @@ def launch(
     timeout: float = 60,
     env: dict[str, str] | None = None,
 ) -> str:
-    """Run ``script`` on ``nproc`` processes of this machine; return what rank 0 printed."""
+    """Run ``script`` on ``nproc`` processes of this machine; return what they printed."""
     command = torchrun_command(script, nproc, args)
-    return finish(start(command, env), timeout, f"torchrun of {Path(script).name} on {nproc}")
+    return finish(start(command, env), timeout, f"torchrun of {Path(script).name}")
