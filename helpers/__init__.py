@@ -1,8 +1,9 @@
 """helpers: the small library behind the course "Fashion-MNIST, from scratch to GPU".
 
 One module per concern: ``data`` (finding and verifying the files), ``loaders`` (in-memory
-minibatches), ``training`` (d2l's classic ``train_ch3`` API), ``plotting``, ``device`` and
-``keras`` (a Keras-style wrapper). Each chapter shows the code of what it adds here.
+minibatches), ``training`` (d2l's classic ``train_ch3`` API), ``plotting``, ``device``,
+``keras`` (a Keras-style wrapper) and ``distributed`` (launching ``torchrun`` jobs). Each
+chapter shows the code of what it adds here.
 """
 
 from helpers.data import (
@@ -15,6 +16,14 @@ from helpers.data import (
     load_fashion_mnist_tensors,
 )
 from helpers.device import check_gpu_requirement, synchronize, time_it, try_all_gpus, try_gpu
+from helpers.distributed import (
+    LaunchError,
+    LaunchTimeout,
+    free_port,
+    launch,
+    pick_backend,
+    torchrun_command,
+)
 from helpers.keras import History, KerasModel
 from helpers.loaders import TensorLoader, load_data_fashion_mnist
 from helpers.plotting import (
@@ -27,8 +36,6 @@ from helpers.plotting import (
     show_images,
 )
 from helpers.training import (
-    Accumulator,
-    Timer,
     accuracy,
     evaluate_accuracy,
     predict_ch3,
@@ -39,10 +46,20 @@ from helpers.training import (
 
 __all__ = [
     "TEXT_LABELS", "Accumulator", "CorruptDataError", "DataNotFoundError", "History",
-    "KerasModel", "TensorLoader", "Timer", "accuracy", "ascii_art", "check_gpu_requirement",
-    "confusion_matrix", "ensure_fashion_mnist", "evaluate_accuracy", "fashion_mnist_dataset",
-    "get_fashion_mnist_labels", "load_data_fashion_mnist", "load_fashion_mnist_tensors",
+    "KerasModel", "LaunchError", "LaunchTimeout", "TensorLoader", "Timer", "accuracy",
+    "ascii_art", "check_gpu_requirement", "confusion_matrix", "ensure_fashion_mnist",
+    "evaluate_accuracy", "fashion_mnist_dataset", "free_port", "get_fashion_mnist_labels",
+    "launch", "load_data_fashion_mnist", "load_fashion_mnist_tensors", "pick_backend",
     "plot_confusion_matrix", "plot_history", "plot_image", "plot_value_array", "predict_ch3",
-    "sgd", "show_images", "synchronize", "time_it", "train_ch3", "train_epoch_ch3",
-    "try_all_gpus", "try_gpu",
+    "sgd", "show_images", "synchronize", "time_it", "torchrun_command", "train_ch3",
+    "train_epoch_ch3", "try_all_gpus", "try_gpu",
 ]  # fmt: skip
+
+
+def __getattr__(name: str) -> type:
+    """Return d2l's ``Accumulator`` or ``Timer`` from ``helpers.training``, on first use."""
+    if name in ("Accumulator", "Timer"):
+        from helpers import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,8 @@
 Learners' notes written for d2l 0.x call ``d2l.train_ch3``, ``d2l.evaluate_accuracy`` and
 ``d2l.predict_ch3``; d2l 1.0.3 replaced them with its ``Trainer`` class. They live here,
 written out in "Softmax regression from scratch" (chapter 2). ``Accumulator`` and ``Timer``
-come from d2l itself, which still has them and where they work.
+come from d2l itself, which still has them and where they work; d2l is imported on first
+use only, so that processes which need none of this (data-parallel workers) start fast.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import torch
-from d2l import torch as d2l
 from torch import nn
 
 from helpers.data import get_fashion_mnist_labels
 from helpers.plotting import plot_history, show_images
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-Accumulator = d2l.Accumulator
-Timer = d2l.Timer
+
+
+def __getattr__(name: str) -> type:
+    """Return d2l's ``Accumulator`` or ``Timer``, importing d2l on first use."""
+    if name in ("Accumulator", "Timer"):
+        from d2l import torch as d2l
+
+        return getattr(d2l, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
@@ -41,7 +48,7 @@ def evaluate_accuracy(net: Callable[[torch.Tensor], torch.Tensor], data_iter: Ba
     """Return the accuracy of ``net`` over every batch of ``data_iter``."""
     if isinstance(net, nn.Module):
         net.eval()
-    metric = Accumulator(2)  # correct predictions, predictions
+    metric = __getattr__("Accumulator")(2)  # correct predictions, predictions
     with torch.no_grad():
         for X, y in data_iter:
             metric.add(accuracy(net(X), y), y.numel())
@@ -57,7 +64,7 @@ def train_epoch_ch3(
     """Train one epoch; return the average training loss and training accuracy."""
     if isinstance(net, nn.Module):
         net.train()
-    metric = Accumulator(3)  # summed loss, correct predictions, examples
+    metric = __getattr__("Accumulator")(3)  # summed loss, correct predictions, examples
     for X, y in train_iter:
         y_hat = net(X)
         l = loss(y_hat, y)  # noqa: E741 - d2l's name for the loss value
