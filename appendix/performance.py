@@ -46,7 +46,8 @@ from IPython.display import Markdown, display
 RESULTS = Path("benchmarks") / "results" / "latest.json"
 root = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / RESULTS).is_file())
 sys.path.insert(0, str(root))
-from benchmarks import report  # noqa: E402 - the tables of benchmarks/results/latest.md
+# The tables of benchmarks/results/latest.md:
+from benchmarks import report  # noqa: E402
 
 results = json.loads((root / RESULTS).read_text())
 
