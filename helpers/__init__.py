@@ -46,7 +46,8 @@ from helpers.training import (
 
 __all__ = [
     "TEXT_LABELS", "Accumulator", "CorruptDataError", "DataNotFoundError", "History",
-    "KerasModel", "LaunchError", "LaunchTimeout", "NonFiniteError", "TensorLoader", "Timer", "accuracy",
+    "KerasModel", "LaunchError", "LaunchTimeout", "NonFiniteError", "TensorLoader", "Timer",
+    "accuracy",
     "ascii_art", "check_gpu_requirement", "confusion_matrix", "ensure_fashion_mnist",
     "evaluate_accuracy", "fashion_mnist_dataset", "free_port", "get_fashion_mnist_labels",
     "launch", "load_data_fashion_mnist", "load_fashion_mnist_tensors", "pick_backend",
