@@ -787,12 +787,14 @@ assert keras_seconds > ours_seconds, (keras_seconds, ours_seconds)
 # and close validation accuracies after the same number of epochs (the two
 # start from different random weights and draw different minibatches). The
 # difference is speed. Both run PyTorch's arithmetic on the same batches of
-# 32 images; what Keras 3 adds is the code around each step (its data
-# adapter turning NumPy slices into tensors, its metric objects, its
-# callbacks), written to work the same on three backends. With more than a
-# thousand small steps per epoch, that code costs the factor printed above.
-# `KerasModel` has none of that generality: it keeps the data as tensors and
-# sums the metrics on the device.
+# 32 images. Around it, Keras's PyTorch trainer does more at every step, as
+# its source shows: a data adapter turns NumPy slices into tensors, metric
+# objects are updated, callbacks are called, and its own Adam updates the
+# weights one variable at a time with backend-neutral operations, all
+# written to work the same on three backends. With more than a thousand
+# small steps per epoch, such per-step costs add up to the factor printed
+# above. `KerasModel` has none of that generality: it keeps the data as
+# tensors, uses PyTorch's Adam and sums the metrics on the device.
 
 # %% [markdown]
 # ## Summary
