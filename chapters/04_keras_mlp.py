@@ -143,8 +143,8 @@ plt.show()
 
 # %%
 s, t = torch.sigmoid(x.detach()), torch.tanh(x.detach())
-print("sigmoid:", torch.allclose(grads["sigmoid"], s * (1 - s)))
-print("tanh:   ", torch.allclose(grads["tanh"], 1 - t**2))
+print("sigmoid:", torch.allclose(grads["sigmoid"], s * (1 - s), atol=1e-6))
+print("tanh:   ", torch.allclose(grads["tanh"], 1 - t**2, atol=1e-6))
 print("ReLU:   ", torch.equal(grads["ReLU"], (x > 0).float()))
 
 # %% [markdown]
@@ -841,9 +841,9 @@ assert keras_seconds > ours_seconds, (keras_seconds, ours_seconds)
 # ````{exercise}
 # :label: ex-mlp-3
 # After which epoch of the 10-epoch `fit` is the validation loss lowest?
-# Early stopping with a *patience* of 2 stops once the validation loss has
-# not improved for 2 epochs and keeps the best weights: when would it stop,
-# and which epoch's weights would it keep?
+# Early stopping with a *patience* of $p$ stops once the validation loss has
+# not improved for $p$ epochs and keeps the best weights: with patience 1
+# and 2, when would it stop, and which epoch's weights would it keep?
 # ````
 #
 # ````{exercise}
@@ -936,32 +936,36 @@ print("lowest after epoch", best)
 
 
 def early_stopping(losses, patience):
-    """Return (epoch training stops after, epoch whose weights are kept)."""
+    """Return (epoch it stops after, or None; epoch whose weights it keeps)."""
     kept, waited = 1, 0
-    for epoch, value in enumerate(losses, start=1):
+    for epoch, value in enumerate(losses[1:], start=2):
         if value < losses[kept - 1]:
             kept, waited = epoch, 0
-        elif epoch > 1:
+        else:
             waited += 1
-        if waited == patience:
-            return epoch, kept
-    return len(losses), kept
+            if waited == patience:
+                return epoch, kept
+    return None, kept
 
 
-stop, kept = early_stopping(val_loss, patience=2)
-print(f"patience 2: stops after epoch {stop}, keeps epoch {kept}")
+for patience in (1, 2):
+    stop, kept = early_stopping(val_loss, patience)
+    when = f"stops after epoch {stop}" if stop else "does not stop early"
+    print(f"patience {patience}: {when}, keeps epoch {kept}")
 
 # %% tags=["remove-cell"]
-assert 1 <= kept <= stop <= len(val_loss), (kept, stop)
-assert val_loss[kept - 1] == min(val_loss[:stop]), (val_loss, kept, stop)
+for patience in (1, 2):
+    stop, kept = early_stopping(val_loss, patience)
+    end = stop or len(val_loss)
+    assert val_loss[kept - 1] == min(val_loss[:end]), (val_loss, patience)
 assert val_loss[best - 1] == min(val_loss)
 
 # %% [markdown]
 # Early stopping keeps the weights of the epoch with the lowest validation
 # loss seen before it stops. Near its bottom the validation curve is noisy:
-# a bump can stop training before the lowest epoch of all, which is what a
-# larger patience guards against. Either way the choice uses the validation
-# set, never the test set.
+# a small patience can stop at a bump, before the lowest epoch of all; a
+# larger patience waits it out, at the cost of more epochs. Either way the
+# choice uses the validation set, never the test set.
 # ```{solution-end}
 # ```
 #
