@@ -676,7 +676,7 @@ print("backend:", keras.backend.backend())
 # %% [markdown]
 # The tutorial works on NumPy arrays. Ours are tensors already scaled to
 # $[0, 1]$; `.numpy()` gives the arrays without copying. We use the same
-# 55,000 training and 5,000 validation images as above.
+# training and validation images as for `KerasModel`.
 
 # %%
 train_images, train_labels = X_fit.numpy(), y_fit.numpy()
