@@ -802,7 +802,7 @@ assert keras_seconds > ours_seconds, (keras_seconds, ours_seconds)
 #   pixels and the scores; without the activation it would collapse into
 #   softmax regression.
 # - ReLU passes a gradient of 1 for every positive input; sigmoid and tanh
-#   pass almost none once their input is large.
+#   pass almost none once their input is far from 0.
 # - Trained exactly like softmax regression (SGD, learning rate 0.1,
 #   batch 256, 10 epochs), the hidden layer gains little; Adam with
 #   minibatches of 32 gets much more out of the same network.
@@ -817,9 +817,9 @@ assert keras_seconds > ours_seconds, (keras_seconds, ours_seconds)
 #   mostly between similar tops.
 # - Networks take batches: add a batch dimension (`x[None]`) to classify one
 #   image.
-# - The tutorial's Keras code runs unchanged on PyTorch with
-#   `KERAS_BACKEND=torch`; it learns the same, and spends more time per
-#   small step.
+# - The tutorial's Keras code runs on PyTorch with `KERAS_BACKEND=torch`
+#   set before the import (with `keras.Input` for the first layer's shape);
+#   it learns the same, and spends more time per small step.
 #
 # ## Exercises
 #
