@@ -339,10 +339,11 @@ model = KerasModel(net, input_shape=(28, 28))
 # %% [markdown]
 # `compile` chooses the optimizer, the loss and the metrics, here by name as in
 # Keras: `"adam"` becomes `torch.optim.Adam` with Keras's default learning rate
-# 0.001, and `"sparse_categorical_crossentropy"` becomes
+# 0.001 and `fused=True` (one kernel updates every parameter, instead of a
+# loop over them), and `"sparse_categorical_crossentropy"` becomes
 # `nn.CrossEntropyLoss()`. Objects work too:
-# `compile(optimizer=torch.optim.Adam(net.parameters(), lr=1e-3),
-# loss=nn.CrossEntropyLoss())` is the same thing. `summary()` lists each
+# `compile(optimizer=torch.optim.Adam(net.parameters(), lr=1e-3,
+# fused=True), loss=nn.CrossEntropyLoss())` is the same thing. `summary()` lists each
 # layer's output shape (`None` stands for the batch size) and its parameter
 # count.
 
@@ -412,10 +413,14 @@ print(f"sparse: {sparse:.4f}  one-hot: {one_hot:.4f}  equal: {equal}")
 print(inspect.getsource(KerasModel._run))
 
 # %% [markdown]
-# The running loss and the count of correct predictions are added up as tensors
-# on the model's device. Calling `float(loss)` at every step would force the
-# program to wait for each step to finish; on a GPU that wait would cost more
-# than the step itself ({ref}`chap-gpu`). Here we convert once per epoch.
+# Each step's loss and the count of correct predictions stay on the model's
+# device; they are stacked and summed once, at the end of the pass. Calling
+# `float(loss)` at every step would force the program to wait for each step to
+# finish; on a GPU that wait would cost more than the step itself
+# ({ref}`chap-gpu`). The one check per pass also finds the first step whose
+# loss is NaN or infinite: `fit` then stops with a `NonFiniteError` that names
+# the epoch and the step, and puts back the weights and optimizer state of
+# that epoch's start, instead of training on into a network of NaNs.
 #
 # ## Training
 #
