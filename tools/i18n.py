@@ -156,7 +156,7 @@ def check_catalogs(pots: dict[str, Catalog], pos: dict[str, Catalog]) -> Report:
 # -- Extraction, update and the Chinese build ------------------------------------------------
 
 
-def _build(builder: str, outdir: Path, overrides: dict, strict: bool) -> int:
+def _build(builder: str, outdir: Path, overrides: dict, strict: bool, doctrees: Path) -> int:
     from jupyter_book.sphinx import build_sphinx
 
     result = build_sphinx(
@@ -170,7 +170,7 @@ def _build(builder: str, outdir: Path, overrides: dict, strict: bool) -> int:
             "latex_individualpages": False,
             **overrides,
         },
-        doctreedir=str(BUILD / f".doctrees-{outdir.name}"),
+        doctreedir=str(doctrees),
         builder=builder,
         warningiserror=strict,
         keep_going=strict,
@@ -182,7 +182,16 @@ def _build(builder: str, outdir: Path, overrides: dict, strict: bool) -> int:
 
 def extract(pot_dir: Path = POT_DIR) -> int:
     """Extract the English messages into ``.pot`` templates (nothing is executed)."""
-    return _build("gettext", pot_dir, {"nb_execution_mode": "off"}, strict=False)
+    doctrees = pot_dir.parent / f".doctrees-{pot_dir.name}"
+    code = _build("gettext", pot_dir, {"nb_execution_mode": "off"}, False, doctrees)
+    for path in sorted(pot_dir.rglob("*.pot")):  # keep the prose, drop what outputs printed
+        pot = _read(path)
+        page = str(path.relative_to(pot_dir).with_suffix(""))
+        for message_id in [m.id for m in pot if m.id and m.id not in from_source(pot, page)]:
+            del pot[message_id]
+        with path.open("wb") as f:
+            write_po(f, pot, width=76)
+    return code
 
 
 def update() -> int:
@@ -192,13 +201,23 @@ def update() -> int:
     code = extract()
     if code == 0:
         intl_update(str(LOCALES), str(POT_DIR), (LANGUAGE,))
+        # Obsolete entries are kept (their translation may come back with a merge), unless
+        # they hold no translation at all.
+        for path in sorted(CATALOGS.rglob("*.po")):
+            catalog = _read(path)
+            empty = [key for key, m in catalog.obsolete.items() if not m.string]
+            if empty:
+                for key in empty:
+                    del catalog.obsolete[key]
+                with path.open("wb") as f:
+                    write_po(f, catalog, width=76, include_previous=True)
     return code
 
 
 def build() -> int:
     """Build the Chinese site into ``_build/html/zh`` (reusing the execution cache)."""
     start = time.perf_counter()
-    code = _build("html", ZH_SITE, {"language": LANGUAGE}, strict=True)
+    code = _build("html", ZH_SITE, {"language": LANGUAGE}, True, BUILD / ".doctrees-zh")
     print(f"Chinese edition built in {time.perf_counter() - start:.1f} s (exit {code})")
     return code
 
