@@ -180,3 +180,16 @@ def test_translations_use_the_glossary_terms(pos):
                 ):
                     wrong.append(f"{page}: {en!r} -> {zh!r} missing in {message.string[:40]!r}")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_update_revives_a_translation_made_before_its_paragraph_arrived():
+    """A translation kept as obsolete (or on another page) fills the new, empty entry."""
+    catalog = Catalog()
+    catalog.add("A new paragraph.", "")
+    catalog.add("An edited paragraph.", "旧的翻译。", flags=["fuzzy"])
+    catalog.add("Kept.", "保留。")
+    memory = {"A new paragraph.": "新的段落。", "Kept.": "不应覆盖。"}
+    assert i18n._reuse(catalog, memory)
+    assert catalog["A new paragraph."].string == "新的段落。"
+    assert catalog["An edited paragraph."].fuzzy  # no exact match: stays for a translator
+    assert catalog["Kept."].string == "保留。"

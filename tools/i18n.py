@@ -200,18 +200,45 @@ def update() -> int:
 
     code = extract()
     if code == 0:
+        memory = translation_memory()
         intl_update(str(LOCALES), str(POT_DIR), (LANGUAGE,))
-        # Obsolete entries are kept (their translation may come back with a merge), unless
-        # they hold no translation at all.
         for path in sorted(CATALOGS.rglob("*.po")):
             catalog = _read(path)
-            empty = [key for key, m in catalog.obsolete.items() if not m.string]
-            if empty:
-                for key in empty:
-                    del catalog.obsolete[key]
+            if _reuse(catalog, memory):
                 with path.open("wb") as f:
                     write_po(f, catalog, width=76, include_previous=True)
     return code
+
+
+def translation_memory(catalog_dir: Path = CATALOGS) -> dict[str, str]:
+    """Every translation in the catalogs, obsolete ones included, by English message."""
+    memory: dict[str, str] = {}
+    for path in sorted(catalog_dir.rglob("*.po")):
+        catalog = _read(path)
+        for message in [*catalog.obsolete.values(), *catalog]:
+            if message.id and message.string and not message.fuzzy:
+                memory[message.id] = message.string
+    return memory
+
+
+def _reuse(catalog: Catalog, memory: dict[str, str]) -> bool:
+    """Fill empty or fuzzy entries whose exact English text has a translation elsewhere.
+
+    Babel's merge never revives an obsolete entry: a paragraph translated before it reached
+    the sources (or one moved to another page) would come back empty. Obsolete entries
+    without a translation are dropped; the others are kept for later merges.
+    """
+    changed = False
+    for message in catalog:
+        if message.id and (message.fuzzy or not message.string) and message.id in memory:
+            message.string = memory[message.id]
+            message.flags.discard("fuzzy")
+            message.previous_id = []
+            changed = True
+    for key in [k for k, m in catalog.obsolete.items() if not m.string or k in catalog]:
+        del catalog.obsolete[key]
+        changed = True
+    return changed
 
 
 def build() -> int:
