@@ -241,10 +241,26 @@ def _reuse(catalog: Catalog, memory: dict[str, str]) -> bool:
     return changed
 
 
-def build() -> int:
-    """Build the Chinese site into ``_build/html/zh`` (reusing the execution cache)."""
+def build(preview: bool = False) -> int:
+    """Build the Chinese site into ``_build/html/zh`` (reusing the execution cache).
+
+    ``preview``: build both editions without executing anything (no outputs, warnings
+    allowed), into ``_build/preview/``, to read a translation in minutes.
+    """
     start = time.perf_counter()
-    code = _build("html", ZH_SITE, {"language": LANGUAGE}, True, BUILD / ".doctrees-zh")
+    if preview:
+        off = {"nb_execution_mode": "off"}
+        out = BUILD / "preview"
+        code = _build("html", out, off, False, BUILD / ".doctrees-preview-en")
+        code |= _build(
+            "html",
+            out / "zh",
+            {**off, "language": LANGUAGE},
+            False,
+            out.parent / ".doctrees-preview-zh",
+        )
+    else:
+        code = _build("html", ZH_SITE, {"language": LANGUAGE}, True, BUILD / ".doctrees-zh")
     print(f"Chinese edition built in {time.perf_counter() - start:.1f} s (exit {code})")
     return code
 
@@ -412,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-extract", action="store_true", help="check/todo: use _build/gettext as it is"
     )
+    parser.add_argument(
+        "--preview", action="store_true", help="build: both editions, unexecuted, in _build/preview"
+    )
     args = parser.parse_args(argv)
     if args.command == "extract":
         return extract()
@@ -420,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "notebooks":
         return notebooks(args.names)
     if args.command == "build":
-        return build()
+        return build(args.preview)
     if not args.no_extract and extract() != 0:
         return 1
     pots = {page: from_source(pot, page) for page, pot in templates().items()}
