@@ -3,11 +3,13 @@
 The Chinese edition is the English book built with ``language = zh_CN``: Sphinx replaces each
 paragraph, heading and caption by its translation from ``locales/zh_CN/LC_MESSAGES/*.po``
 (``python -m tools.i18n build``). Code cells are never translated, so both editions run the
-same code and share one execution cache. This extension does three things:
+same code and share one execution cache. This extension does four things:
 
 * **Translated Markdown.** A translated message is parsed with the parser of its page. For a
   chapter (a jupytext ``.py`` page) that parser is myst-nb's, which would read the message as
   a whole notebook; here it is parsed as plain MyST Markdown instead.
+* **Captions.** The part captions of ``_toc.yml`` (not extracted by gettext) are translated
+  from ``CAPTIONS_ZH``.
 * **Language switch.** Every page of either edition starts with a link to the same page in the
   other edition. The English site is ``_build/html/``, the Chinese one ``_build/html/zh/``.
 * **Colab and downloads in Chinese.** A Chinese chapter's "Colab" button opens
@@ -28,7 +30,9 @@ from sphinx.util import logging
 LOGGER = logging.getLogger(__name__)
 # The folder of the Chinese site inside the English one, and of the Chinese notebooks.
 ZH_DIR = "zh"
-LANGUAGE_NAMES = {"en": "English", "zh_CN": "中文"}
+# The captions of _toc.yml's parts: sphinx-external-toc makes them without source text, so
+# gettext never extracts them. A caption missing here is a warning in the Chinese build.
+CAPTIONS_ZH = {"Chapters": "章节", "Appendix": "附录"}
 
 
 def is_chinese(app: Sphinx) -> bool:
@@ -56,6 +60,24 @@ def _patch_notebook_parser() -> None:
 
     parse._course_i18n = True
     NotebookParser.parse = parse
+
+
+def translate_captions(app: Sphinx, doctree) -> None:
+    """Translate the table of contents' part captions in the Chinese edition."""
+    if not is_chinese(app):
+        return
+    from sphinx import addnodes
+
+    for toctree in doctree.findall(addnodes.toctree):
+        caption = toctree.get("caption")
+        if caption and caption not in CAPTIONS_ZH.values():
+            if caption in CAPTIONS_ZH:
+                toctree["caption"] = CAPTIONS_ZH[caption]
+            else:
+                LOGGER.warning(
+                    f"no Chinese caption for {caption!r}: add it to CAPTIONS_ZH",
+                    type="course_i18n",
+                )
 
 
 # -- Language switch -------------------------------------------------------------------------
@@ -140,6 +162,7 @@ def download_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None
 
 def setup(app: Sphinx) -> dict[str, Any]:
     _patch_notebook_parser()
+    app.connect("doctree-read", translate_captions)
     app.connect("html-page-context", add_language_switch, priority=700)
     # After the theme's launch buttons (priority 501).
     app.connect("html-page-context", colab_opens_chinese_notebook, priority=650)

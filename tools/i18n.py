@@ -248,6 +248,10 @@ def build(preview: bool = False) -> int:
     allowed), into ``_build/preview/``, to read a translation in minutes.
     """
     start = time.perf_counter()
+    import yaml
+
+    title = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["title"]
+    zh = {"language": LANGUAGE, "html_title": translations().get(title, title)}
     if preview:
         off = {"nb_execution_mode": "off"}
         out = BUILD / "preview"
@@ -255,12 +259,12 @@ def build(preview: bool = False) -> int:
         code |= _build(
             "html",
             out / "zh",
-            {**off, "language": LANGUAGE},
+            {**off, **zh},
             False,
             out.parent / ".doctrees-preview-zh",
         )
     else:
-        code = _build("html", ZH_SITE, {"language": LANGUAGE}, True, BUILD / ".doctrees-zh")
+        code = _build("html", ZH_SITE, zh, True, BUILD / ".doctrees-zh")
     print(f"Chinese edition built in {time.perf_counter() - start:.1f} s (exit {code})")
     return code
 
