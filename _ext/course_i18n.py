@@ -162,7 +162,7 @@ def download_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None
 
 def setup(app: Sphinx) -> dict[str, Any]:
     _patch_notebook_parser()
-    app.connect("doctree-read", translate_captions)
+    app.connect("doctree-read", translate_captions, priority=900)
     app.connect("html-page-context", add_language_switch, priority=700)
     # After the theme's launch buttons (priority 501).
     app.connect("html-page-context", colab_opens_chinese_notebook, priority=650)
