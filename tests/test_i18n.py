@@ -188,8 +188,10 @@ def test_update_revives_a_translation_made_before_its_paragraph_arrived():
     catalog.add("A new paragraph.", "")
     catalog.add("An edited paragraph.", "旧的翻译。", flags=["fuzzy"])
     catalog.add("Kept.", "保留。")
-    memory = {"A new paragraph.": "新的段落。", "Kept.": "不应覆盖。"}
+    memory = {"A new paragraph.": "新的段落。", "Kept.": "不应覆盖。", "The old one.": "旧的翻译。"}
     assert i18n._reuse(catalog, memory)
     assert catalog["A new paragraph."].string == "新的段落。"
-    assert catalog["An edited paragraph."].fuzzy  # no exact match: stays for a translator
+    edited = catalog["An edited paragraph."]
+    assert edited.fuzzy  # no exact match: stays for a translator, who sees the old English
+    assert edited.user_comments == ["was: The old one."]
     assert catalog["Kept."].string == "保留。"

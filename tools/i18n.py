@@ -229,11 +229,22 @@ def _reuse(catalog: Catalog, memory: dict[str, str]) -> bool:
     without a translation are dropped; the others are kept for later merges.
     """
     changed = False
+    english_of = {string: english for english, string in memory.items()}
     for message in catalog:
         if message.id and (message.fuzzy or not message.string) and message.id in memory:
             message.string = memory[message.id]
             message.flags.discard("fuzzy")
             message.previous_id = []
+            changed = True
+        elif message.fuzzy and message.string in english_of:
+            # Note the English this translation was made for, for `todo` (a "# was:"
+            # comment: babel cannot read back the "#| msgid" lines it writes).
+            was = [f"was: {english_of[message.string]}"]
+            changed |= message.user_comments != was
+            message.user_comments = was
+        comments = message.user_comments
+        if not message.fuzzy and comments and comments[0].startswith("was: "):
+            message.user_comments = []  # the note and its wrapped lines
             changed = True
     for key in [k for k, m in catalog.obsolete.items() if not m.string or k in catalog]:
         del catalog.obsolete[key]
@@ -398,6 +409,9 @@ def print_todo(pots: dict[str, Catalog], pos: dict[str, Catalog]) -> int:
             state = "FUZZY" if entry is not None and entry.fuzzy else "NEW"
             print(f"== {page}.po [{state}]\n{message.id}")
             if state == "FUZZY":
+                comments = entry.user_comments  # written by `update`, wrapped by babel
+                if comments and comments[0].startswith("was: "):
+                    print(f"-- English before the edit:\n{' '.join(comments)[5:]}")
                 print(f"-- old translation:\n{entry.string}")
     print(f"{count} messages to translate")
     return count
