@@ -8,9 +8,11 @@ SHELL  := /bin/bash
 
 .PHONY: book test venv data lint notebooks check-notebooks gpu-notebooks bench clean
 
-## book: build the site into _build/html (executes changed chapters; -W: warnings fail)
+## book: build the site into _build/html (executes changed chapters; -W: warnings fail),
+## then the Chinese edition into _build/html/zh (same code: it reuses the execution cache)
 book: $(STAMP) data
 	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python -m tools.i18n build
 
 ## test: lint, unit tests, nbval over every chapter, browser and Colab checks
 test: book
@@ -35,6 +37,7 @@ data: $(STAMP)
 notebooks: $(STAMP) data
 	$(BIN)/python -m tools.notebooks fix-setup
 	$(BIN)/python -m tools.notebooks build $(CHAPTERS)
+	$(BIN)/python -m tools.i18n notebooks
 
 ## gpu-notebooks: on a machine with a CUDA GPU, execute the GPU chapters into gpu_runs/
 gpu-notebooks: $(STAMP) data

@@ -1,0 +1,177 @@
+"""The Chinese edition as a reader sees it, beside the English one, in Chromium, offline.
+
+Needs `make book` first (``_build/html`` and ``_build/html/zh``), Chromium (see
+``test_site_browser.py``) and a CJK font (Debian's ``fonts-noto-cjk``). The whole of
+``_build/html`` is served, so the language switch can be followed both ways. Screenshots of
+the Chinese pages go to ``_build/screenshots/zh/``: look at them (no tofu boxes).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+from test_site_browser import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    COLAB,
+    PAGES,
+    SCREENSHOTS,
+    SITE,
+    Visit,
+    _not_ignored_by_git,
+    _QuietHandler,
+    _repository,
+    _wait_for_math,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+ZH = SITE / "zh"
+CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _html(path: Path) -> str:
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` first")
+    return path.read_text(encoding="utf-8")
+
+
+def _switch_href(html: str) -> str:
+    found = re.findall(r'class="course-language-switch".*?href="([^"]+)"', html, re.S)
+    assert len(found) == 1, f"expected one language switch, found {len(found)}"
+    return found[0]
+
+
+# -- The built files (no browser) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_chinese_site_has_every_page_in_chinese(page):
+    html = _html(ZH / f"{page}.html")
+    assert '<html lang="zh-CN"' in html, f"zh/{page}: not marked as Chinese"
+    title = re.search(r"<h1>(.*?)<", html, re.S).group(1)
+    assert HAN.search(title), f"zh/{page}: untranslated title {title!r}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_language_switch_leads_to_the_same_page(page):
+    english, chinese = SITE / f"{page}.html", ZH / f"{page}.html"
+    assert (english.parent / _switch_href(_html(english))).resolve() == chinese.resolve()
+    assert (chinese.parent / _switch_href(_html(chinese))).resolve() == english.resolve()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chinese_colab_button_opens_the_chinese_notebook(chapter):
+    url, branch = _repository()
+    org_repo = urlparse(url).path.strip("/")
+    links = re.findall(r'href="(https://colab[^"]+)"', _html(ZH / f"{chapter}.html"))
+    folder, name = chapter.rsplit("/", 1)
+    assert links == [f"{COLAB}/{org_repo}/blob/{branch}/{folder}/zh/{name}.ipynb"]
+    notebook = ROOT / folder / "zh" / f"{name}.ipynb"
+    assert notebook.is_file() and _not_ignored_by_git(notebook)
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert any(c.get("outputs") for c in cells), f"{notebook.name} has no outputs"
+    assert any(c.cell_type == "markdown" and HAN.search(c.source) for c in cells)
+    download = ZH / "_sources" / f"{chapter}.ipynb"
+    assert download.read_bytes() == notebook.read_bytes()
+
+
+# -- In the browser -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Serve ``_build/html`` (both editions) on a free local port; yield the base URL."""
+    if not (ZH / "index.html").is_file():
+        pytest.fail("no Chinese site in _build/html/zh: run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no browser at {CHROMIUM}: install chromium or set CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    visit = Visit(browser, server)
+    yield visit
+    visit.close()
+
+
+def _fonts_of(visit, selector: str) -> dict[str, int]:
+    """The platform fonts Chromium used to draw an element's text: {family: glyphs}."""
+    cdp = visit.context.new_cdp_session(visit.page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return {f["familyName"]: f["glyphCount"] for f in fonts}
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_chinese_page_renders_offline_with_a_cjk_font(visit, docname):
+    page = visit.open(f"zh/{docname}.html")
+    formulas, typeset = _wait_for_math(page)
+    assert typeset >= formulas
+    assert page.locator("article h1").count() == 1
+    text = page.locator("article").inner_text()
+    assert len(HAN.findall(text)) > 20, f"zh/{docname}: hardly any Chinese text"
+    # Every Chinese character of the title is drawn by a font that has it (no tofu boxes).
+    fonts = _fonts_of(visit, "article h1")
+    cjk = {name: n for name, n in fonts.items() if "CJK" in name or "Noto" in name}
+    title = page.locator("article h1").inner_text()
+    assert sum(cjk.values()) >= len(HAN.findall(title)) > 0, f"zh/{docname}: fonts {fonts}"
+    folder = SCREENSHOTS / "zh"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{docname.replace('/', '_')}.png"), full_page=True)
+    assert visit.problems == [], f"zh/{docname}: " + "\n".join(visit.problems)
+
+
+def _click_switch(visit) -> str:
+    page = visit.page
+    with page.expect_navigation(wait_until="load"):
+        page.locator(".course-language-switch a").click()
+    return urlparse(page.url).path.removeprefix(urlparse(visit.server).path)
+
+
+@pytest.mark.parametrize("docname", [PAGES[0], CHAPTERS[1], "appendix/glossary"])
+def test_language_switch_works_both_ways_in_the_browser(visit, docname):
+    visit.open(f"{docname}.html")
+    assert _click_switch(visit) == f"zh/{docname}.html"
+    assert visit.page.locator("html").get_attribute("lang") == "zh-CN"
+    assert _click_switch(visit) == f"{docname}.html"
+    assert visit.page.locator("html").get_attribute("lang") == "en"
+    assert visit.problems == [], "\n".join(visit.problems)
+
+
+def test_chinese_next_links_walk_through_the_book(visit):
+    page = visit.open(urljoin("zh/", f"{PAGES[0]}.html"))
+    seen = [PAGES[0]]
+    for _ in range(len(PAGES) - 1):
+        with page.expect_navigation(wait_until="load"):
+            page.locator("a.right-next").click()
+        path = urlparse(page.url).path.removeprefix(urlparse(visit.server).path)
+        seen.append(path.removeprefix("zh/").removesuffix(".html"))
+    assert seen == PAGES
+    assert visit.problems == [], "\n".join(visit.problems)
