@@ -30,7 +30,6 @@ if importlib.util.find_spec("helpers") is None:
     subprocess.run([*pip, "--no-deps", "d2l==1.0.3"], check=True)
     subprocess.run([*pip, source], check=True)
 
-
 # %% [markdown]
 # (chap-gpu)=
 # # Using the GPU
