@@ -98,9 +98,14 @@ if torch.get_num_threads() <= 2:
 # $h \times 10$, and the scores $\mathbf{O}$ going into softmax and the
 # cross-entropy loss as before. The activation is what makes the layer worth
 # having. Without it,
-# $(\mathbf{X}\mathbf{W}_1 + \mathbf{b}_1)\mathbf{W}_2 + \mathbf{b}_2
+#
+# $$
+# (\mathbf{X}\mathbf{W}_1 + \mathbf{b}_1)\mathbf{W}_2 + \mathbf{b}_2
 # = \mathbf{X}(\mathbf{W}_1\mathbf{W}_2) + (\mathbf{b}_1\mathbf{W}_2
-# + \mathbf{b}_2)$: one linear map, softmax regression again.
+# + \mathbf{b}_2),
+# $$
+#
+# one linear map: softmax regression again.
 #
 # ### Activation functions
 #
