@@ -441,8 +441,8 @@ print(f"largest pixel difference: {gap.max():.4f} = {255 * gap.max():.2f} / 255"
 # %% [markdown]
 # Both interpolate bilinearly (with antialiasing), so the two routes agree up to about
 # one step of 1/255: PIL rounds its result back to whole bytes, while the batched route
-# keeps floats. That is far too small to matter to a model. The batched route resizes a
-# whole batch in one call, so its advantage grows with the batch and with the epochs.
+# keeps floats. That is far too small to matter to a model; the times above are what
+# differs.
 # ```{solution-end}
 # ```
 #

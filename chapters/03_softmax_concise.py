@@ -41,13 +41,20 @@ if importlib.util.find_spec("helpers") is None:
 # checks, side by side with the scratch version, that nothing was lost on the way.
 
 # %%
+import math
 import time
 
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from helpers import load_data_fashion_mnist, sgd, train_ch3
+from helpers import (
+    evaluate_accuracy,
+    load_data_fashion_mnist,
+    sgd,
+    train_ch3,
+    train_epoch_ch3,
+)
 
 # %% tags=["remove-cell"]
 # %config InlineBackend.figure_formats = ["retina"]
@@ -108,8 +115,10 @@ print("parameters:", sum(p.numel() for p in net.parameters()))
 #
 # where the first term is computed with the log-sum-exp trick (subtracting the largest
 # logit), so that no exponential can overflow and no logarithm sees 0. This fusion of
-# log-softmax and the loss is why the network has no softmax layer. Here is an example of
-# class 0 scored very low, first through chapter 2's two steps, then through the fused loss:
+# log-softmax and the loss is why the network has no softmax layer (Keras code with a
+# softmax output layer, or `from_logits=True`, is mapped to this in {ref}`coming-from-tf1`).
+# Here is an example of class 0 scored very low, first through chapter 2's two steps, then
+# through the fused loss:
 
 # %%
 logits = torch.tensor([[0.0, 50.0, 200.0]])
@@ -139,7 +148,9 @@ print(torch.allclose(per_example.mean(), nn.CrossEntropyLoss()(net(X), y)))
 # ## The optimizer
 #
 # `torch.optim.SGD` performs the update that our `sgd` did, for every parameter it is given:
-# $\theta \leftarrow \theta - \eta \nabla_\theta \ell$. Because it receives the gradient of
+# $\theta \leftarrow \theta - \eta \nabla_\theta \ell$ (TensorFlow 1.x's
+# `GradientDescentOptimizer`; its `AdamOptimizer` is `torch.optim.Adam`). Because it
+# receives the gradient of
 # the *mean* loss, it needs no division by the batch size, and the same learning rate of 0.1
 # gives exactly the same steps as in chapter 2.
 
@@ -151,7 +162,8 @@ trainer = torch.optim.SGD(net.parameters(), lr=0.1)
 #
 # `train_ch3` from {ref}`chap-softmax-scratch` (saved in `helpers`) needs no change: it
 # calls `trainer.zero_grad()`, `backward()` and `trainer.step()` when the updater is a
-# `torch.optim` optimizer. We keep a copy of the starting weights and fix the order of the
+# `torch.optim` optimizer. (d2l 1.x replaced `train_ch3` with a `Trainer` class; see
+# {ref}`coming-from-d2l`.) We keep a copy of the starting weights and fix the order of the
 # training batches for the comparison at the end of the chapter.
 
 # %%
@@ -248,15 +260,170 @@ for name, n_params, hist, seconds in rows:
 #
 # ## Exercises
 #
-# 1. Replace `reduction="none"` with the default `reduction="mean"`. Does anything change in
-#    training? Why must the learning rate not change?
-# 2. Remove `net.apply(init_weights)` and train with PyTorch's default initialization. Does
-#    the final accuracy change?
-# 3. Add `nn.Softmax(dim=1)` as a third layer and keep `nn.CrossEntropyLoss`. The code still
-#    runs. What does the loss now compute, and what happens to the accuracy?
-# 4. Try `torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)`. Is it faster to reach
-#    0.82 test accuracy?
-# 5. Compute the loss of the example above with `nn.functional.log_softmax` and
-#    `nn.functional.nll_loss`, and check it against `nn.CrossEntropyLoss`.
+# ````{exercise}
+# :label: ex-softmax-concise-1
+# Replace `reduction="none"` with the default `reduction="mean"`. Does anything change in
+# training? Why must the learning rate not change?
+# ````
+#
+# ````{exercise}
+# :label: ex-softmax-concise-2
+# Remove `net.apply(init_weights)` and train one epoch with PyTorch's default
+# initialization. How does the test accuracy compare with one epoch from our start?
+# ````
+#
+# ````{exercise}
+# :label: ex-softmax-concise-3
+# Add `nn.Softmax(dim=1)` as a third layer and keep `nn.CrossEntropyLoss`. The code still
+# runs. What does the loss now compute, what is the smallest value it can reach, and what
+# happens to the accuracy?
+# ````
+#
+# ````{exercise}
+# :label: ex-softmax-concise-4
+# Try `torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)`. Does it reach 0.82 test
+# accuracy in fewer epochs?
+# ````
+#
+# ````{exercise}
+# :label: ex-softmax-concise-5
+# Compute the loss of the example above with `nn.functional.log_softmax` and
+# `nn.functional.nll_loss`, and check it against `nn.CrossEntropyLoss`.
+# ````
+#
+# ### Solutions
+#
+# ```{solution-start} ex-softmax-concise-1
+# :class: dropdown
+# ```
+# Nothing changes. With an optimizer, `train_ch3` back-propagates `l.mean()`, and the mean
+# of a single number is that number, so both losses give the optimizer the gradient of the
+# mean loss. One step from the same weights on the same batch shows it:
+
+
+# %%
+def one_step(reduction):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    batch = [next(iter(test_iter))]
+    train_epoch_ch3(model, batch, nn.CrossEntropyLoss(reduction=reduction), optimizer)
+    return model[1].weight.detach()
+
+
+step_gap = (one_step("none") - one_step("mean")).abs().max()
+print("same weights, up to rounding:", bool(step_gap < 1e-7))
+
+# %% tags=["remove-cell"]
+assert step_gap < 1e-7, step_gap
+
+# %% [markdown]
+# The learning rate multiplies the gradient of the *mean* loss; with a summed loss it would
+# have to be divided by the batch size, which is what chapter 2's `sgd` does by hand.
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-softmax-concise-2
+# :class: dropdown
+# ```
+
+
+# %%
+def first_epoch(model, **optimizer_args):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, **optimizer_args)
+    torch.manual_seed(1)  # the same order of batches as the training above
+    train_epoch_ch3(model, train_iter, loss, optimizer)
+    return evaluate_accuracy(model, test_iter)
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Accuracies after an epoch of SGD differ slightly between machines.
+torch.manual_seed(0)
+default_acc = first_epoch(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+print(f"PyTorch's default initialization: {default_acc:.4f}")
+print(f"normal, std 0.01 (history above): {history['test acc'][0]:.4f}")
+
+# %% tags=["remove-cell"]
+assert abs(default_acc - history["test acc"][0]) < 0.03, default_acc
+
+# %% [markdown]
+# About the same. PyTorch's default draws the weights uniformly from
+# $\pm 1/\sqrt{784} \approx \pm 0.036$, small enough that the softmax does not saturate; for
+# a linear model, any such small start leads to the same place.
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-softmax-concise-3
+# :class: dropdown
+# ```
+# The loss now applies softmax to probabilities: $-\log \mathrm{softmax}(\hat{\mathbf{y}})_y$.
+# Its inputs lie in [0, 1], so even a perfect prediction, a one-hot $\hat{\mathbf{y}}$,
+# leaves a loss of $\log(e + 9) - 1$, and the gradient keeps pushing towards a target it
+# cannot reach while shrinking (the softmax of the third layer saturates):
+
+# %%
+print(f"smallest possible loss: {math.log(math.e + 9) - 1:.4f}")
+perfect = nn.functional.one_hot(torch.tensor([3]), 10).float()
+print(f"loss of a perfect prediction: {loss(perfect, torch.tensor([3])).item():.4f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Accuracies after an epoch of SGD differ slightly between machines.
+torch.manual_seed(0)
+double = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(dim=1))
+double.apply(init_weights)
+double_acc = first_epoch(double)
+print(f"with a softmax layer, one epoch: {double_acc:.4f}")
+print(f"without (history above):         {history['test acc'][0]:.4f}")
+
+# %% tags=["remove-cell"]
+assert double_acc < history["test acc"][0], double_acc
+
+# %% [markdown]
+# It learns, but more slowly. This is the trap of porting Keras code that ends with
+# `Dense(10, activation="softmax")`; see {ref}`coming-from-tf1`.
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-softmax-concise-4
+# :class: dropdown
+# ```
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Accuracies after an epoch of SGD differ slightly between machines.
+torch.manual_seed(0)
+fast = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+fast.apply(init_weights)
+momentum_acc = first_epoch(fast, momentum=0.9)
+plain = next(i + 1 for i, a in enumerate(history["test acc"]) if a >= 0.82)
+print(f"momentum 0.9, after one epoch: {momentum_acc:.4f}")
+print(f"plain SGD first reached 0.82 after {plain} epochs")
+
+# %% tags=["remove-cell"]
+assert momentum_acc > 0.7, momentum_acc
+
+# %% [markdown]
+# Momentum adds a fraction of the previous step to each step, which acts like a larger
+# learning rate along directions the gradient keeps pointing in: here, an effective rate of
+# about $0.1 / (1 - 0.9) = 1$. Compare the printed numbers: whether that is faster or
+# just noisier depends on the learning rate, which {ref}`ex-softmax-scratch-2` varied.
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-softmax-concise-5
+# :class: dropdown
+# ```
+
+# %%
+log_probs = nn.functional.log_softmax(logits, dim=1)
+print("log_softmax + nll_loss:", nn.functional.nll_loss(log_probs, label))
+print("CrossEntropyLoss:      ", nn.CrossEntropyLoss()(logits, label))
+
+# %% [markdown]
+# The same number: `nn.CrossEntropyLoss` is exactly these two functions in one.
+# ```{solution-end}
+# ```
 #
 # Next: {ref}`chap-keras-mlp` adds a hidden layer, and a Keras-style way to train it.
