@@ -26,6 +26,7 @@
 # %%
 import inspect
 import sys
+from importlib.metadata import version
 
 import torch
 from d2l import torch as d2l
@@ -88,7 +89,8 @@ X_train, y_train, _, _ = helpers.load_fashion_mnist_tensors()
 hwc = X_train[0].unsqueeze(-1).numpy()  # the MXNet layout: (28, 28, 1) uint8
 chw = transforms.ToTensor()(hwc)
 print("HWC:", hwc.shape, hwc.dtype, "-> CHW:", tuple(chw.shape), chw.dtype)
-print("same as permute and divide:", torch.equal(chw, X_train[0][None].float() / 255))
+same = torch.equal(chw, X_train[0][None].float() / 255)
+print("same as permute and divide:", same)
 
 # %% [markdown]
 # gluon datasets return `(image, label)` pairs, and `transform_first` applies a transform to
@@ -96,7 +98,8 @@ print("same as permute and divide:", torch.equal(chw, X_train[0][None].float() /
 # label transform as `target_transform=`, rarely needed), so there is nothing to "first":
 
 # %%
-dataset = helpers.fashion_mnist_dataset(train=True, transform=transforms.ToTensor())
+to_tensor = transforms.ToTensor()
+dataset = helpers.fashion_mnist_dataset(train=True, transform=to_tensor)
 X, label = dataset[0]
 print(tuple(X.shape), X.dtype, "label:", label, type(label).__name__)
 
@@ -113,7 +116,8 @@ print(tuple(X.shape), X.dtype, "label:", label, type(label).__name__)
 num_workers = 0 if sys.platform.startswith("win") else 2
 loader = DataLoader(dataset, batch_size=256, shuffle=True, num_workers=0)
 X, y = next(iter(loader))
-print("batch:", tuple(X.shape), "on", sys.platform, "we would use", num_workers, "workers")
+print("batch:", tuple(X.shape))
+print("on", sys.platform, "we would use", num_workers, "workers")
 
 # %% [markdown]
 # (coming-from-tf1)=
@@ -146,11 +150,12 @@ print({k: adam.defaults[k] for k in ("lr", "betas", "eps")})
 
 # %%
 logits = torch.tensor([[8.0, 0.0, 0.0], [0.0, 8.0, 0.0]])
-label = torch.tensor([0, 0])  # the first row is right and confident, the second wrong
+label = torch.tensor([0, 0])  # row 1 right and confident, row 2 wrong
 ce = nn.CrossEntropyLoss(reduction="none")
 print("logits (from_logits=True):", ce(logits, label))
-print("-log of the probabilities:", -torch.log(torch.softmax(logits, 1)[range(2), label]))
-print("softmax twice (a mistake):", ce(torch.softmax(logits, 1), label))
+probs = torch.softmax(logits, dim=1)
+print("-log of the probabilities:", -torch.log(probs[range(2), label]))
+print("softmax twice (a mistake):", ce(probs, label))
 
 # %% [markdown]
 # The first two lines agree: Keras's softmax layer with its default loss computes the same
@@ -178,9 +183,10 @@ print("softmax twice (a mistake):", ce(torch.softmax(logits, 1), label))
 # Which of these names does the installed d2l still have?
 
 # %%
-print("d2l", d2l.d2l.__version__ if hasattr(d2l, "d2l") else "")
-names = ["load_data_fashion_mnist", "train_ch3", "evaluate_accuracy", "predict_ch3",
-         "get_fashion_mnist_labels", "FashionMNIST", "Trainer", "Classifier"]  # fmt: skip
+print("d2l", version("d2l"))
+names = ["load_data_fashion_mnist", "train_ch3", "evaluate_accuracy",
+         "predict_ch3", "get_fashion_mnist_labels", "FashionMNIST", "Trainer",
+         "Classifier"]  # fmt: skip
 for name in names:
     print(f"d2l.{name:25} {'present' if hasattr(d2l, name) else 'missing'}")
 
@@ -191,7 +197,8 @@ for name in names:
 
 # %%
 print(inspect.signature(helpers.train_ch3))
-train_iter = helpers.TensorLoader(X_train[:6000], y_train[:6000], 256, shuffle=True)
+X_few, y_few = X_train[:6000], y_train[:6000]
+train_iter = helpers.TensorLoader(X_few, y_few, 256, shuffle=True)
 _, test_iter = helpers.load_data_fashion_mnist(256)
 history = helpers.train_ch3(
     net, train_iter, test_iter, nn.CrossEntropyLoss(reduction="none"), 1,

@@ -202,7 +202,9 @@ print(f"DataLoader, 2 workers: {t_dataloader:.3f} s")
 
 # %%
 X_train, y_train, _, _ = helpers.load_fashion_mnist_tensors()
-print("X_train:", X_train.shape, X_train.dtype, f"{X_train.nbytes / 1e6:.1f} MB")
+print(
+    "X_train:", X_train.shape, X_train.dtype, f"{X_train.nbytes / 1e6:.1f} MB"
+)
 print("y_train:", y_train.shape, y_train.dtype)
 fast_iter = TensorLoader(X_train, y_train, batch_size, shuffle=True)
 t_memory = time_it(lambda: read_all(fast_iter))
@@ -297,7 +299,10 @@ def md5_of(path):
 
 raw = helpers.ensure_fashion_mnist()
 start = time.perf_counter()
-ok = [md5_of(raw / name) == md5 for name, (md5, _, _) in helpers.data.FILES.items()]
+ok = [
+    md5_of(raw / name) == md5
+    for name, (md5, _, _) in helpers.data.FILES.items()
+]
 print("all four checksums match:", all(ok))
 print(f"hashing the four files: {time.perf_counter() - start:.3f} s")
 
@@ -424,7 +429,9 @@ print(f"closest mean images: {names[0]} and {names[1]} ({dist[a, b]:.0f})")
 
 # %%
 resize = transforms.Compose([transforms.Resize(64), transforms.ToTensor()])
-slow_iter = DataLoader(fashion_mnist_dataset(train=False, transform=resize), 256)
+slow_iter = DataLoader(
+    fashion_mnist_dataset(train=False, transform=resize), 256
+)
 _, fast_test = load_data_fashion_mnist(256, resize=64)
 
 
@@ -436,7 +443,9 @@ t_slow = time_it(lambda: first_batches(slow_iter))
 t_fast = time_it(lambda: first_batches(fast_test))
 print(f"DataLoader + Resize: {t_slow:.3f} s, TensorLoader: {t_fast:.3f} s")
 gap = (first_batches(slow_iter) - first_batches(fast_test)).abs()
-print(f"largest pixel difference: {gap.max():.4f} = {255 * gap.max():.2f} / 255")
+print(
+    f"largest pixel difference: {gap.max():.4f} = {255 * gap.max():.2f} / 255"
+)
 
 # %% [markdown]
 # Both interpolate bilinearly (with antialiasing), so the two routes agree up to about

@@ -151,13 +151,17 @@ print(softmax_naive(O))
 
 # %%
 def softmax(X):
-    X = X - X.max(dim=1, keepdim=True).values  # the largest score of each row becomes 0
+    X = (
+        X - X.max(dim=1, keepdim=True).values
+    )  # the largest score of each row becomes 0
     X_exp = torch.exp(X)
     return X_exp / X_exp.sum(1, keepdim=True)
 
 
 print(softmax(O))
-print(torch.allclose(softmax(X), softmax_naive(X)))  # same result where the naive one works
+print(
+    torch.allclose(softmax(X), softmax_naive(X))
+)  # same result where the naive one works
 
 # %% [markdown]
 # The same shift rescues the logarithm of the denominator, which we will meet in the loss. It
@@ -294,7 +298,7 @@ assert same
 
 # %%
 def accuracy(y_hat, y):
-    """Return the number of correct predictions (not the fraction), as d2l does."""
+    """Return the number of correct predictions (not the fraction)."""
     if y_hat.ndim > 1 and y_hat.shape[1] > 1:
         y_hat = y_hat.argmax(dim=1)
     return float((y_hat.type(y.dtype) == y).sum())
@@ -333,7 +337,9 @@ def evaluate_accuracy(net, data_iter):
     return metric[0] / metric[1]
 
 
-print(f"accuracy of the untrained model: {evaluate_accuracy(net, test_iter):.4f}")
+print(
+    f"accuracy of the untrained model: {evaluate_accuracy(net, test_iter):.4f}"
+)
 
 # %% [markdown]
 # With random weights the scores have nothing to do with the garments, so the model is
@@ -358,12 +364,17 @@ print("test images predicted as each class:", counts)
 def untrained_accuracy(seed):
     gen = torch.Generator().manual_seed(seed)
     W_random = torch.normal(0, 0.01, (784, 10), generator=gen)
-    return evaluate_accuracy(lambda X: X.reshape(-1, 784) @ W_random, test_iter)
+    return evaluate_accuracy(
+        lambda X: X.reshape(-1, 784) @ W_random, test_iter
+    )
 
 
 draws = [untrained_accuracy(seed) for seed in range(1, 11)]
 print("untrained accuracies:", " ".join(f"{a:.3f}" for a in draws))
-print(f"mean {sum(draws) / len(draws):.3f}, min {min(draws):.3f}, max {max(draws):.3f}")
+print(
+    f"mean {sum(draws) / len(draws):.3f}, "
+    f"min {min(draws):.3f}, max {max(draws):.3f}"
+)
 
 # %% [markdown]
 # From here on, `accuracy` and `evaluate_accuracy` are saved in `helpers` (as `helpers.accuracy` and
@@ -396,7 +407,7 @@ def sgd(params, lr, batch_size):
 
 # %%
 def train_epoch_ch3(net, train_iter, loss, updater):
-    """Train one epoch; return the average training loss and training accuracy."""
+    """Train one epoch; return the average training loss and accuracy."""
     if isinstance(net, nn.Module):
         net.train()
     metric = Accumulator(3)  # summed loss, correct predictions, examples
@@ -411,7 +422,11 @@ def train_epoch_ch3(net, train_iter, loss, updater):
             l.sum().backward()
             updater(X.shape[0])
         l = l.detach()
-        metric.add(float(l.sum()) if l.ndim else float(l) * len(y), accuracy(y_hat, y), y.numel())
+        metric.add(
+            float(l.sum()) if l.ndim else float(l) * len(y),
+            accuracy(y_hat, y),
+            y.numel(),
+        )
     return metric[0] / metric[2], metric[1] / metric[2]
 
 
@@ -423,8 +438,10 @@ def train_epoch_ch3(net, train_iter, loss, updater):
 
 
 # %%
-def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater, plot=True):
-    """Train for `num_epochs`; return (and plot) loss and accuracies per epoch."""
+def train_ch3(
+    net, train_iter, test_iter, loss, num_epochs, updater, plot=True
+):
+    """Train for `num_epochs`; return (and plot) the metrics per epoch."""
     history = {"train loss": [], "train acc": [], "test acc": []}
     for _ in range(num_epochs):
         train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
@@ -449,7 +466,9 @@ def updater(batch_size):
 
 num_epochs = 10
 start = time.perf_counter()
-history = train_ch3(net, train_iter, test_iter, cross_entropy, num_epochs, updater)
+history = train_ch3(
+    net, train_iter, test_iter, cross_entropy, num_epochs, updater
+)
 training_time = time.perf_counter() - start
 plt.show()
 
@@ -460,8 +479,8 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Ten epochs of SGD amplify tiny floating-point differences between machines; the hidden
-# cell below asserts the outcome instead.
+# Ten epochs of SGD amplify tiny floating-point differences between
+# machines; the hidden cell below asserts the outcome instead.
 for name, values in history.items():
     print(f"{name:10} {values[-1]:.4f}")
 print(f"training time: {training_time:.3f} s")
@@ -487,12 +506,14 @@ assert history["train loss"][-1] < history["train loss"][0], history
 
 # %%
 def predict_ch3(net, test_iter, n=6):
-    """Show the first `n` test images titled "true / predicted"; return the titles."""
+    """Show the first `n` images titled "true / predicted"; return titles."""
     X, y = next(iter(test_iter))
     with torch.no_grad():
         preds = get_fashion_mnist_labels(net(X).argmax(dim=1))
     trues = get_fashion_mnist_labels(y)
-    titles = [f"{true}\n{pred}" for true, pred in zip(trues, preds, strict=True)][:n]
+    titles = [
+        f"{true}\n{pred}" for true, pred in zip(trues, preds, strict=True)
+    ][:n]
     show_images(X[:n, 0].cpu(), 1, n, titles=titles)
     return titles
 
@@ -502,7 +523,7 @@ def predict_ch3(net, test_iter, n=6):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# The number of mistakes after ten epochs of SGD differs slightly between machines.
+# The number of mistakes after ten epochs of SGD differs between machines.
 with torch.no_grad():
     X_all = torch.cat([X for X, _ in test_iter])
     y_all = torch.cat([y for _, y in test_iter])
@@ -548,11 +569,22 @@ class _Plain(ast.NodeTransformer):
 
 
 def _code(fn):
-    return ast.dump(_Plain().visit(ast.parse(textwrap.dedent(inspect.getsource(fn)))))
+    return ast.dump(
+        _Plain().visit(ast.parse(textwrap.dedent(inspect.getsource(fn))))
+    )
 
 
-for fn in (accuracy, evaluate_accuracy, sgd, train_epoch_ch3, train_ch3, predict_ch3):
-    assert _code(fn) == _code(getattr(helpers, fn.__name__)), f"{fn.__name__} differs"
+for fn in (
+    accuracy,
+    evaluate_accuracy,
+    sgd,
+    train_epoch_ch3,
+    train_ch3,
+    predict_ch3,
+):
+    assert _code(fn) == _code(getattr(helpers, fn.__name__)), (
+        f"{fn.__name__} differs"
+    )
 
 # %% [markdown]
 # ## Common mistakes
@@ -566,9 +598,11 @@ for fn in (accuracy, evaluate_accuracy, sgd, train_epoch_ch3, train_ch3, predict
 
 # %%
 def fresh_model(std=0.01, scale=1.0, lr=0.1):
-    """A new softmax regression: weights drawn with `std`, inputs times `scale`."""
+    """A new softmax regression: weights of `std`, inputs times `scale`."""
     torch.manual_seed(0)
-    W = torch.normal(0, std, size=(num_inputs, num_outputs), requires_grad=True)
+    W = torch.normal(
+        0, std, size=(num_inputs, num_outputs), requires_grad=True
+    )
     b = torch.zeros(num_outputs, requires_grad=True)
 
     def model(X):
@@ -585,9 +619,15 @@ def one_epoch(name, loss=cross_entropy, **kwargs):
     model, model_updater = fresh_model(**kwargs)
     with torch.no_grad():
         start = loss(model(X_test), y_test).mean()
-    torch.manual_seed(1)  # the same order of training batches for every variant
+    torch.manual_seed(
+        1
+    )  # the same order of training batches for every variant
     train_loss, _ = train_epoch_ch3(model, train_iter, loss, model_updater)
-    costs[name] = (float(start), train_loss, evaluate_accuracy(model, test_iter))
+    costs[name] = (
+        float(start),
+        train_loss,
+        evaluate_accuracy(model, test_iter),
+    )
     print(f"{name:22} loss {start:.3f} -> {train_loss:.3f}, ", end="")
     print(f"test accuracy {costs[name][2]:.4f}")
 
@@ -654,11 +694,14 @@ def saturation(std):
     print(
         f"std {std:4}: loss {cross_entropy(y_hat, y_test).mean():.3f}, "
         f"top probability {y_hat.max(dim=1).values.mean():.3f}, "
-        f"classes with gradient > 0.01: {(grad > 0.01).sum(1).float().mean():.1f}"
+        f"classes with gradient > 0.01: "
+        f"{(grad > 0.01).sum(1).float().mean():.1f}"
     )
 
 
-print(f"uniform guess: loss log(10) = {math.log(10):.3f}, top probability 0.100")
+print(
+    f"uniform guess: loss log(10) = {math.log(10):.3f}, top probability 0.100"
+)
 for std in (0.01, 1.0):
     saturation(std)
 
@@ -692,7 +735,7 @@ def evaluate_accuracy_buggy(net, data_iter):
 
 
 def counting(data_iter, seen):
-    """Yield the batches of `data_iter`, appending each batch size to `seen`."""
+    """Yield the batches of `data_iter`; append each batch size to `seen`."""
     for X, y in data_iter:
         seen.append(len(y))
         yield X, y
@@ -721,7 +764,10 @@ print(f"last batch: {len(y)} images, accuracy {last_acc:.4f}")
 print(f"all {sum(seen_right):,} test images: accuracy {full_acc:.4f}")
 
 # %% tags=["remove-cell"]
-assert len(y) == 16 and 0 <= last_acc <= 1 and full_acc > 0.8, (len(y), full_acc)
+assert len(y) == 16 and 0 <= last_acc <= 1 and full_acc > 0.8, (
+    len(y),
+    full_acc,
+)
 
 # %% [markdown]
 # ### A shuffled test loader
@@ -777,7 +823,10 @@ errors = {}
 for size in (256, 3000, 9000):
     _, sized_iter = load_data_fashion_mnist(size)
     errors[size] = mean_of_batch_accuracies(net, sized_iter) - full_acc
-    print(f"batches of {size:4}, last {10000 % size:4}: error {errors[size]:+.4f}")
+    print(
+        f"batches of {size:4}, last {10000 % size:4}: "
+        f"error {errors[size]:+.4f}"
+    )
 
 # %% tags=["remove-cell"]
 assert all(abs(e) < 0.1 for e in errors.values()), errors
@@ -802,7 +851,9 @@ def squared_loss(y_hat, y):
     return ((y_hat - nn.functional.one_hot(y, y_hat.shape[1])) ** 2).sum(1) / 2
 
 
-scores = torch.tensor([[-4.0, 0.0, 4.0]])  # confident and wrong: the class is 0
+scores = torch.tensor(
+    [[-4.0, 0.0, 4.0]]
+)  # confident and wrong: the class is 0
 label = torch.tensor([0])
 for loss in (cross_entropy, squared_loss):
     o = scores.clone().requires_grad_()
@@ -831,7 +882,9 @@ assert costs["squared error loss"][2] < costs["correct setup"][2], costs
 # NBVAL_IGNORE_OUTPUT
 # Accuracies after an epoch of SGD differ slightly between machines.
 for name, (start, end, acc) in costs.items():
-    print(f"{name:22} loss {start:7.3f} -> {end:7.3f}   test accuracy {acc:.4f}")
+    print(
+        f"{name:22} loss {start:7.3f} -> {end:7.3f}   test accuracy {acc:.4f}"
+    )
 
 # %% [markdown]
 # ## Summary
@@ -959,7 +1012,9 @@ assert (b_start.grad - guess).abs().max() < 2, b_start.grad - guess
 # The confusions of the trained model differ slightly between machines.
 with torch.no_grad():
     matrix = confusion_matrix(y_all, net(X_all).argmax(dim=1))
-pairs = [(int(matrix[i, j]), i, j) for i in range(10) for j in range(10) if i != j]
+pairs = [
+    (int(matrix[i, j]), i, j) for i in range(10) for j in range(10) if i != j
+]
 for count, i, j in sorted(pairs, reverse=True)[:4]:
     true, pred = get_fashion_mnist_labels([i, j])
     print(f"{count:4} {true:>10}s taken for {pred}s")
@@ -993,9 +1048,15 @@ plt.show()
 # %%
 _, _, X_u8, y_u8 = load_fashion_mnist_tensors()
 X_f = X_u8.float().reshape(-1, 784) / 255
-centred = torch.stack([X_f[y_u8 == k].mean(0) for k in range(10)]) - X_f.mean(0)
-corr = [float(torch.corrcoef(torch.stack([weights[k].flatten(), centred[k]]))[0, 1])
-        for k in range(10)]  # fmt: skip
+centred = torch.stack([X_f[y_u8 == k].mean(0) for k in range(10)]) - X_f.mean(
+    0
+)
+corr = [
+    float(
+        torch.corrcoef(torch.stack([weights[k].flatten(), centred[k]]))[0, 1]
+    )
+    for k in range(10)
+]
 print("correlations:", " ".join(f"{c:.2f}" for c in corr))
 
 # %% tags=["remove-cell"]

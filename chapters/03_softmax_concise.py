@@ -124,11 +124,19 @@ print("parameters:", sum(p.numel() for p in net.parameters()))
 logits = torch.tensor([[0.0, 50.0, 200.0]])
 label = torch.tensor([0])
 shifted = logits - logits.max(dim=1, keepdim=True).values
-probs = torch.exp(shifted) / torch.exp(shifted).sum(1, keepdim=True)  # chapter 2's softmax
+probs = torch.exp(shifted) / torch.exp(shifted).sum(
+    1, keepdim=True
+)  # chapter 2's softmax
 print("probabilities:", probs)
 print("two steps, -log(softmax):", -torch.log(probs[range(1), label]))
-print("fused, CrossEntropyLoss: ", nn.CrossEntropyLoss(reduction="none")(logits, label))
-print("logsumexp(o) - o_y:      ", torch.logsumexp(logits, dim=1) - logits[range(1), label])
+print(
+    "fused, CrossEntropyLoss: ",
+    nn.CrossEntropyLoss(reduction="none")(logits, label),
+)
+print(
+    "logsumexp(o) - o_y:      ",
+    torch.logsumexp(logits, dim=1) - logits[range(1), label],
+)
 
 # %% [markdown]
 # d2l creates the loss with `reduction="none"`, which returns one loss per example, like our
@@ -167,7 +175,9 @@ trainer = torch.optim.SGD(net.parameters(), lr=0.1)
 # training batches for the comparison at the end of the chapter.
 
 # %%
-W0 = net[1].weight.detach().clone()  # the starting weights, for the comparison below
+W0 = (
+    net[1].weight.detach().clone()
+)  # the starting weights, for the comparison below
 num_epochs = 10
 torch.manual_seed(1)  # the order of the training batches
 start = time.perf_counter()
@@ -216,7 +226,13 @@ def updater(batch_size):
 torch.manual_seed(1)  # the same order of the training batches
 start = time.perf_counter()
 history_scratch = train_ch3(
-    net_scratch, train_iter, test_iter, cross_entropy, num_epochs, updater, plot=False
+    net_scratch,
+    train_iter,
+    test_iter,
+    cross_entropy,
+    num_epochs,
+    updater,
+    plot=False,
 )
 time_scratch = time.perf_counter() - start
 
@@ -226,16 +242,27 @@ time_scratch = time.perf_counter() - start
 
 # %%
 gap = (net[1].weight.detach() - W.detach().T).abs().max()
-print("largest difference between the trained weights below 1e-4:", bool(gap < 1e-4))
+print(
+    "largest difference between the trained weights below 1e-4:",
+    bool(gap < 1e-4),
+)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Accuracies after ten epochs of SGD differ slightly between machines.
 rows = [
     ("from scratch", W.numel() + b.numel(), history_scratch, time_scratch),
-    ("concise", sum(p.numel() for p in net.parameters()), history, time_concise),
+    (
+        "concise",
+        sum(p.numel() for p in net.parameters()),
+        history,
+        time_concise,
+    ),
 ]
-print(f"{'implementation':15} {'parameters':>10} {'train loss':>10} {'test acc':>8}  time")
+print(
+    f"{'implementation':15} {'parameters':>10} {'train loss':>10} "
+    f"{'test acc':>8}  time"
+)
 for name, n_params, hist, seconds in rows:
     print(
         f"{name:15} {n_params:>10,} {hist['train loss'][-1]:>10.4f} "
@@ -307,7 +334,9 @@ def one_step(reduction):
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     batch = [next(iter(test_iter))]
-    train_epoch_ch3(model, batch, nn.CrossEntropyLoss(reduction=reduction), optimizer)
+    train_epoch_ch3(
+        model, batch, nn.CrossEntropyLoss(reduction=reduction), optimizer
+    )
     return model[1].weight.detach()
 
 
@@ -365,7 +394,10 @@ assert abs(default_acc - history["test acc"][0]) < 0.03, default_acc
 # %%
 print(f"smallest possible loss: {math.log(math.e + 9) - 1:.4f}")
 perfect = nn.functional.one_hot(torch.tensor([3]), 10).float()
-print(f"loss of a perfect prediction: {loss(perfect, torch.tensor([3])).item():.4f}")
+print(
+    "loss of a perfect prediction: "
+    f"{loss(perfect, torch.tensor([3])).item():.4f}"
+)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
