@@ -254,7 +254,7 @@ print("training batches:", len(train_iter), "test batches:", len(test_iter))
 
 # %% [markdown]
 # From the next chapter on, every chapter gets its data with this one call. It is d2l 0.x's
-# function; d2l 1.x replaced it with a `FashionMNIST` class ({ref}`coming-from-d2l`).
+# function; the d2l 1.x book uses a `FashionMNIST` class instead ({ref}`coming-from-d2l`).
 
 # %% [markdown]
 # ## Where the data comes from, and working offline
