@@ -862,8 +862,8 @@ assert all(abs(e) < 0.1 for e in errors.values()), errors
 
 # %% [markdown]
 # With batches of 256 the error is small but not zero; it is zero only if the last batch
-# happens to be exactly as accurate as the rest. With two batches of unequal size it can
-# be much larger: the 1,000 images of the last batch count as much as the first 9,000.
+# happens to be exactly as accurate as the rest. With batches of 9,000 the 1,000 images of
+# the last batch count as much as the 9,000 of the first, and the error grows.
 #
 # ### Squared error instead of cross-entropy
 #
@@ -942,8 +942,8 @@ for name, (start, end, acc) in costs.items():
 #
 # ````{exercise}
 # :label: ex-softmax-scratch-2
-# Train one epoch with `one_epoch` and learning rates 0.01, 1 and 10, and compare them with
-# the correct setup's 0.1. What goes wrong at each end?
+# Train one epoch with `one_epoch` and learning rates 0.01 and 1, and compare them with the
+# correct setup's 0.1. What goes wrong at each end?
 # ````
 #
 # ````{exercise}
@@ -992,32 +992,33 @@ print("logsumexp:    ", torch.logsumexp(o, dim=1) - o[range(1), label])
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Losses and accuracies after an epoch of SGD differ slightly between machines.
-for rate in (0.01, 1.0, 10.0):
+for rate in (0.01, 1.0):
     one_epoch(f"lr {rate}", lr=rate)
 
 # %% tags=["remove-cell"]
 assert costs["lr 0.01"][1] > costs["correct setup"][1], costs
-assert all(0.1 <= costs[f"lr {r}"][2] <= 1 for r in (0.01, 1.0, 10.0)), costs
+assert all(0.1 <= costs[f"lr {r}"][2] <= 1 for r in (0.01, 1.0)), costs
 
 # %% [markdown]
 # With 0.01 every step is ten times smaller, so after one epoch the loss is still high: the
-# model is simply slow. The large rates take steps so big that the scores of the images in
-# the batch jump past their targets and the softmax saturates, the mistake of the section
-# on {ref}`raw pixels <softmax-scratch-derivation>` by another road: the loss of the
-# epoch stays above that of 0.1, even where the accuracy holds up.
+# model is merely slow, and more epochs would fix it. With 1 the steps are so large that
+# the scores of some images soon lie far apart; a true class's probability underflows to 0,
+# and our `cross_entropy` turns that into an infinite loss and `nan` weights: the failure
+# of raw pixels, by another road. Where the loss is computed stably the model survives, but
+# it jumps around the minimum instead of settling into it.
 # ```{solution-end}
 # ```
 #
 # ```{solution-start} ex-softmax-scratch-3
 # :class: dropdown
 # ```
-# With $\hat{y}_j \approx 1/10$, the column sum for class $j$ is about $n/10 - n_j$, where
-# $n_j$ counts the images of class $j$ in the batch: the bias of a class that is frequent in
-# the batch is pushed up, that of a rare one down.
+# With $\hat{y}_j = 1/10$, the column sum for class $j$ is $n/10 - n_j$, where $n_j$ counts
+# the images of class $j$ in the batch. Gradient descent moves against the gradient, so the
+# bias of a class that is frequent in the batch goes up, that of a rare one down. With
+# $\mathbf{W} = 0$ every probability is exactly 1/10, and autograd gives exactly that:
 
 # %%
-torch.manual_seed(0)
-W_start = torch.normal(0, 0.01, size=(784, 10))
+W_start = torch.zeros(784, 10)
 b_start = torch.zeros(10, requires_grad=True)
 y_hat = softmax(X_test.reshape(-1, 784) @ W_start + b_start)
 cross_entropy(y_hat, y_test).sum().backward()
@@ -1026,9 +1027,11 @@ print("autograd:      ", b_start.grad.round(decimals=1))
 print("n/10 - counts: ", guess)
 
 # %% tags=["remove-cell"]
-assert (b_start.grad - guess).abs().max() < 2, b_start.grad - guess
+assert torch.allclose(b_start.grad, guess, atol=1e-4), b_start.grad - guess
 
 # %% [markdown]
+# With our small random start the probabilities are only close to 1/10, so the gradient is
+# close to these counts but not equal to them.
 # ```{solution-end}
 # ```
 #
@@ -1052,9 +1055,23 @@ for count, i, j in sorted(pairs, reverse=True)[:4]:
 assert int(matrix.sum()) == 10000 and sorted(pairs)[-1][0] > 50, pairs
 
 # %% [markdown]
-# The tops and the coat: shirts, t-shirts, pullovers and coats share one silhouette, as
-# {ref}`chap-dataset` expected. The hidden layer of {ref}`chap-keras-mlp` reduces these
-# confusions.
+# The four classes with the upper-body silhouette of {ref}`chap-dataset` (t-shirt,
+# pullover, coat and shirt) account for this share of all the mistakes:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The confusions of the trained model differ slightly between machines.
+tops = torch.tensor([0, 2, 4, 6])
+wrong = matrix.sum() - matrix.trace()
+among_tops = matrix[tops][:, tops].sum() - matrix[tops, tops].sum()
+print(f"{among_tops / wrong:.2f} of the mistakes are tops taken for tops")
+
+# %% tags=["remove-cell"]
+assert 0 < among_tops < wrong, (among_tops, wrong)
+
+# %% [markdown]
+# These are the pairs a linear model cannot separate well; {ref}`chap-keras-mlp` adds a
+# hidden layer and looks at the confusions again.
 # ```{solution-end}
 # ```
 #
@@ -1068,11 +1085,10 @@ show_images(weights, 2, 5, titles=get_fashion_mnist_labels(range(10)))
 plt.show()
 
 # %% [markdown]
-# Each looks like a blurred template of its class: positive (light) where images of the
-# class have ink and others do not, negative where the others have ink. A sandal's weights
-# pick out its straps, a trouser's the gap between the legs. The resemblance can be
-# measured: the correlation of each weight image with its class's mean image, minus the
-# mean of all images:
+# Each looks like a blurred template of its class: large where images of the class have
+# ink and images of other classes do not, small where the others have ink. The resemblance
+# can be measured: the correlation of each weight image with its class's mean image minus
+# the mean of all images (the mean images of {ref}`ex-dataset-3`):
 
 # %%
 _, _, X_u8, y_u8 = load_fashion_mnist_tensors()
@@ -1089,7 +1105,7 @@ corr = [
 print("correlations:", " ".join(f"{c:.2f}" for c in corr))
 
 # %% tags=["remove-cell"]
-assert min(corr) > 0.3, corr
+assert min(corr) > 0, corr
 
 # %% [markdown]
 # ```{solution-end}
