@@ -1004,8 +1004,7 @@ assert all(0.1 <= costs[f"lr {r}"][2] <= 1 for r in (0.01, 1.0)), costs
 # model is merely slow, and more epochs would fix it. With 1 the steps are so large that
 # the scores of some images soon lie far apart; a true class's probability underflows to 0,
 # and our `cross_entropy` turns that into an infinite loss and `nan` weights: the failure
-# of raw pixels, by another road. Where the loss is computed stably the model survives, but
-# it jumps around the minimum instead of settling into it.
+# of raw pixels, by another road.
 # ```{solution-end}
 # ```
 #
