@@ -1001,7 +1001,7 @@ assert all(0.1 <= costs[f"lr {r}"][2] <= 1 for r in (0.01, 1.0)), costs
 
 # %% [markdown]
 # With 0.01 every step is ten times smaller, so after one epoch the loss is still high: the
-# model is merely slow, and more epochs would fix it. With 1 the steps are so large that
+# model is merely slow. With 1 the steps are so large that
 # the scores of some images soon lie far apart; a true class's probability underflows to 0,
 # and our `cross_entropy` turns that into an infinite loss and `nan` weights: the failure
 # of raw pixels, by another road.
