@@ -592,8 +592,9 @@ for fn in (
 # Each of these mistakes produces a model that runs without an error message, which is what
 # makes them costly. Most come from notes written for older versions of this material. To
 # measure what each one costs, `one_epoch` trains a fresh softmax regression for one epoch,
-# from the same seed and on the same order of batches every time, and reports the loss
-# before and after, and the test accuracy. Its arguments are the mistakes we will make.
+# from the same seed and on the same order of batches every time. It prints the loss at the
+# start and keeps the loss and the test accuracy after the epoch for the table at the end
+# of this section. Its arguments are the mistakes we will make.
 
 
 # %%
@@ -620,22 +621,15 @@ def one_epoch(name, loss=cross_entropy, **kwargs):
     model, model_updater = fresh_model(**kwargs)
     with torch.no_grad():
         start = loss(model(X_test), y_test).mean()
-    torch.manual_seed(
-        1
-    )  # the same order of training batches for every variant
+    # the same order of training batches for every variant
+    torch.manual_seed(1)
     train_loss, _ = train_epoch_ch3(model, train_iter, loss, model_updater)
-    costs[name] = (
-        float(start),
-        train_loss,
-        evaluate_accuracy(model, test_iter),
-    )
-    print(f"{name:22} loss {start:.3f} -> {train_loss:.3f}, ", end="")
-    print(f"test accuracy {costs[name][2]:.4f}")
+    acc = evaluate_accuracy(model, test_iter)
+    costs[name] = (float(start), train_loss, acc)
+    print(f"{name}: loss on a test batch before training {start:.3f}")
 
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 one_epoch("correct setup")
 
 # %% tags=["remove-cell"]
@@ -655,8 +649,6 @@ assert costs["correct setup"][2] > 0.75, costs
 # loss of the very first batch is already infinite, before any step is taken.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 one_epoch("raw pixels, lr 1e-6", scale=255.0, lr=1e-6)
 
 # %% tags=["remove-cell"]
@@ -682,8 +674,6 @@ def stable_cross_entropy(o, y):
 
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 one_epoch(
     "raw, lr 1e-6, stable",
     loss=stable_cross_entropy,
@@ -698,8 +688,8 @@ assert math.isfinite(raw[1]) and raw[0] > costs["correct setup"][0], costs
 assert raw[1] > costs["correct setup"][1], costs
 
 # %% [markdown]
-# Scale the inputs, don't shrink the learning rate: the scaled model (the first row) starts
-# at $\log 10$ and ends the epoch with a lower loss.
+# Scale the inputs, don't shrink the learning rate: the table below compares both with the
+# scaled model, which starts at about $\log 10$.
 #
 # ### Initializing the weights with standard deviation 1
 #
@@ -736,11 +726,9 @@ for std in (0.01, 1.0):
 
 # %% [markdown]
 # The model has to walk its scores back from that start, a bounded step at a time, before
-# it can learn much. After one epoch:
+# it can learn much; the table below shows where it stands after one epoch.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 one_epoch("weights with std 1", std=1.0)
 
 # %% tags=["remove-cell"]
@@ -892,11 +880,10 @@ for loss in (cross_entropy, squared_loss):
 
 # %% [markdown]
 # Cross-entropy pushes the true class's score up and class 2's down with gradients close to
-# 1; squared error barely moves them. Over a whole epoch that means slower learning:
+# 1; squared error barely moves them. Over a whole epoch that means slower learning (see
+# the table):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 one_epoch("squared error loss", loss=squared_loss)
 
 # %% tags=["remove-cell"]
@@ -905,7 +892,7 @@ assert costs["squared error loss"][2] < costs["correct setup"][2], costs
 # %% [markdown]
 # ### What the mistakes cost
 #
-# The test accuracy after one epoch of each variant, side by side:
+# The loss before and after one epoch of each variant, and the test accuracy it reaches:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -990,14 +977,19 @@ print("logsumexp:    ", torch.logsumexp(o, dim=1) - o[range(1), label])
 # ```
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Losses and accuracies after an epoch of SGD differ slightly between machines.
 for rate in (0.01, 1.0):
     one_epoch(f"lr {rate}", lr=rate)
 
 # %% tags=["remove-cell"]
 assert costs["lr 0.01"][1] > costs["correct setup"][1], costs
 assert all(0.1 <= costs[f"lr {r}"][2] <= 1 for r in (0.01, 1.0)), costs
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Losses and accuracies after an epoch of SGD differ slightly between machines.
+for name in ("correct setup", "lr 0.01", "lr 1.0"):
+    start, end, acc = costs[name]
+    print(f"{name:14} loss {start:.3f} -> {end:.3f}, test accuracy {acc:.4f}")
 
 # %% [markdown]
 # With 0.01 every step is ten times smaller, so after one epoch the loss is still high: the

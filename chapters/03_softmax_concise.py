@@ -366,15 +366,13 @@ def first_epoch(model, **optimizer_args):
 
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# Accuracies after an epoch of SGD differ slightly between machines.
 torch.manual_seed(0)
 default_acc = first_epoch(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
-print(f"PyTorch's default initialization: {default_acc:.4f}")
-print(f"normal, std 0.01 (history above): {history['test acc'][0]:.4f}")
+gap_init = abs(default_acc - history["test acc"][0])
+print("within 0.03 of the accuracy after our first epoch:", gap_init < 0.03)
 
 # %% tags=["remove-cell"]
-assert abs(default_acc - history["test acc"][0]) < 0.03, default_acc
+assert gap_init < 0.03, (default_acc, history["test acc"][0])
 
 # %% [markdown]
 # About the same. PyTorch's default draws the weights uniformly from
