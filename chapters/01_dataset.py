@@ -13,9 +13,8 @@
 # ---
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the course's `helpers` (and d2l, without its stale
-# pins) when missing. It does nothing where `helpers` is already installed
-# (locally, in CI), and it never pins torch.
+# Colab set-up: install the course's `helpers` (and d2l without its stale pins) when missing.
+# It does nothing where `helpers` is already installed (locally, in CI), and never pins torch.
 import importlib.util
 import os
 import subprocess
@@ -42,7 +41,11 @@ if importlib.util.find_spec("helpers") is None:
 # pipeline makes every later chapter, every exercise and every test run slower.
 
 # %%
+import hashlib
 import inspect
+import itertools
+import os
+import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -106,7 +109,9 @@ print("test examples:    ", len(mnist_test))
 # %% [markdown]
 # Indexing the dataset gives one example: an image and its label. The image has the shape
 # `[channels, height, width]`; grayscale means one channel. The label is a plain Python `int`,
-# the number of the class.
+# the number of the class. (Notes written for MXNet's gluon get `(28, 28, 1)` `uint8` images,
+# channels last, and a `transform_first` to convert them: {ref}`coming-from-mxnet` maps
+# those to PyTorch.)
 
 # %%
 X, y = mnist_train[0]
@@ -163,8 +168,10 @@ print(mnist_train[0][0][0, 4:8, 8:20])
 # Models are trained on minibatches: a few hundred examples at a time. A `DataLoader` draws
 # examples from a `Dataset`, in a random order when `shuffle=True`, and stacks them into
 # batch tensors. With `num_workers > 0` it prepares batches in separate worker processes
-# while the main process trains. d2l uses 4 workers; we use 2 here because that is how many
-# CPU cores the course's test machines have.
+# while the main process trains. d2l uses 4 workers; we use 2, because a free Colab machine
+# has 2 CPU cores, and workers beyond the number of cores only compete with each other and
+# with the training for those cores ({ref}`ex-dataset-2`). (Notes written for MXNet set
+# `num_workers=0` on Windows; {ref}`coming-from-mxnet` says what that means in PyTorch.)
 
 # %%
 batch_size = 256
@@ -195,8 +202,9 @@ print(f"DataLoader, 2 workers: {t_dataloader:.3f} s")
 
 # %%
 X_train, y_train, _, _ = helpers.load_fashion_mnist_tensors()
-megabytes = X_train.nbytes / 1e6
-print("X_train:", X_train.shape, X_train.dtype, f"{megabytes:.1f} MB")
+print(
+    "X_train:", X_train.shape, X_train.dtype, f"{X_train.nbytes / 1e6:.1f} MB"
+)
 print("y_train:", y_train.shape, y_train.dtype)
 fast_iter = TensorLoader(X_train, y_train, batch_size, shuffle=True)
 t_memory = time_it(lambda: read_all(fast_iter))
@@ -232,9 +240,10 @@ print(torch.equal(mnist_train[0][0], X_train[0].unsqueeze(0).float() / 255))
 #
 # `load_data_fashion_mnist(batch_size, resize=None)` returns d2l's pair
 # `(train_iter, test_iter)`: a shuffled training loader and an ordered test loader, both
-# `TensorLoader`s. Its `resize` argument enlarges the images, as some later models need; the
-# loader does it on whole batches with bilinear interpolation (`F.interpolate`) instead of
-# resizing one PIL image at a time with `transforms.Resize`.
+# `TensorLoader`s. Its `resize` argument enlarges the images, for models designed for
+# larger inputs (such as the convolutional networks of d2l's later chapters, beyond this
+# course); the loader does it on whole batches with bilinear interpolation (`F.interpolate`)
+# instead of resizing one PIL image at a time with `transforms.Resize`.
 
 # %%
 train_iter, test_iter = load_data_fashion_mnist(32, resize=64)
@@ -244,7 +253,8 @@ for X, y in train_iter:
 print("training batches:", len(train_iter), "test batches:", len(test_iter))
 
 # %% [markdown]
-# From the next chapter on, every chapter gets its data with this one call.
+# From the next chapter on, every chapter gets its data with this one call. It is d2l 0.x's
+# function; the d2l 1.x book uses a `FashionMNIST` class instead ({ref}`coming-from-d2l`).
 
 # %% [markdown]
 # ## Where the data comes from, and working offline
@@ -259,16 +269,42 @@ print("training batches:", len(train_iter), "test batches:", len(test_iter))
 #    files in `/usr/share/datasets/fashion-mnist`), which it decompresses into that folder;
 # 3. only as the last resort, torchvision's download, which needs internet access.
 #
-# Each file is checked against its size, its IDX header and the MD5 checksum below. The
-# checksum is computed once; a small stamp file remembers each verified file's size and
-# modification time, so later runs skip the hashing until a file changes. A truncated or
-# corrupted file raises an error that says which file is wrong and how to get a good copy,
-# instead of failing later with a baffling shape error. So, to work offline, install the Debian
-# package or copy the four files once into a folder and point `FASHION_MNIST_ROOT` at it.
+# Each file is checked against its size, its IDX header and the MD5 checksum below, on
+# every call: hashing the four files takes a fraction of a second (the next cells measure
+# it), cheap insurance against a file that changed since the last run. When the files are
+# good, the check writes nothing; when they must be fetched, each file appears under its
+# final name only once it is complete, so two notebooks started at the same time on a fresh
+# machine cannot read each other's half-written file. A truncated or corrupted file raises an error
+# that says which file is wrong and how to get a good copy, instead of failing later with a
+# baffling shape error. So, to work offline, install the Debian package or copy the four
+# files once into a folder and point `FASHION_MNIST_ROOT` at it.
 
 # %%
 for name, (md5, _, shape) in helpers.data.FILES.items():
     print(f"{name:24} {str(list(shape)):16} md5 {md5}")
+
+# %% [markdown]
+# The check is nothing more than `hashlib` over the bytes of each file. Done by hand, in
+# blocks of 1 MB so that a large file is never read into memory whole:
+
+
+# %%
+def md5_of(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+raw = helpers.ensure_fashion_mnist()
+start = time.perf_counter()
+ok = [
+    md5_of(raw / name) == md5
+    for name, (md5, _, _) in helpers.data.FILES.items()
+]
+print("all four checksums match:", all(ok))
+print(f"hashing the four files: {time.perf_counter() - start:.3f} s")
 
 # %% [markdown]
 # ## Summary
@@ -284,16 +320,145 @@ for name, (md5, _, shape) in helpers.data.FILES.items():
 #
 # ## Exercises
 #
-# 1. Time one pass of the `DataLoader` with `batch_size=1` and with `batch_size=1024`. What
-#    does the batch size change, when no model is involved?
-# 2. Try `num_workers` of 0, 1, 2 and 4. Why does the time stop improving, and can more
-#    workers than CPU cores help?
-# 3. Print `ascii_art` for one example of each class. Which classes would you confuse at
-#    28 × 28 pixels?
-# 4. Compute the mean image of each class (`X_train[y_train == k].float().mean(0)`) and show
-#    the ten of them with `show_images`. What do they suggest about a linear classifier?
-# 5. Compare `load_data_fashion_mnist(256, resize=64)` with a `DataLoader` over a dataset
-#    whose transform is `transforms.Compose([transforms.Resize(64), transforms.ToTensor()])`:
-#    timing, and the largest difference between the pixel values of the same image.
+# ````{exercise}
+# :label: ex-dataset-1
+# Time one pass of a `DataLoader` (no workers) over the first 3,000 training images with
+# `batch_size=1` and with `batch_size=1024`. What does the batch size change, when no model
+# is involved?
+# ````
+#
+# ````{exercise}
+# :label: ex-dataset-2
+# Try `num_workers` of 0, 1, 2 and 4. Why does the time stop improving, and can more workers
+# than CPU cores help?
+# ````
+#
+# ````{exercise}
+# :label: ex-dataset-3
+# Compute the mean image of each class (`X_train[y_train == k].float().mean(0)`) and show the
+# ten of them with `show_images`. Which two classes have the most similar mean images, and
+# what does that suggest about a linear classifier?
+# ````
+#
+# ````{exercise}
+# :label: ex-dataset-4
+# Compare the test batches of `load_data_fashion_mnist(256, resize=64)` with a `DataLoader`
+# over a dataset whose transform is
+# `transforms.Compose([transforms.Resize(64), transforms.ToTensor()])`: the time for the
+# first four batches, and the largest difference between the pixel values of the same image.
+# ````
+#
+# ### Solutions
+#
+# ```{solution-start} ex-dataset-1
+# :class: dropdown
+# ```
+# The batch size decides how often the loop body, the `collate` function and the loader's
+# own bookkeeping run; the per-image work (`__getitem__`, PIL, `ToTensor`) is the same
+# either way. With one image per batch all the per-batch costs are paid 3,000 times:
+
+# %%
+subset = torch.utils.data.Subset(mnist_train, range(3000))
+times = {}
+for bs in (1, 1024):
+    times[bs] = time_it(lambda bs=bs: read_all(DataLoader(subset, bs)))
+    print(f"batch_size={bs:4}: {times[bs]:.3f} s")
+print(f"batch size 1 is {times[1] / times[1024]:.1f}x slower")
+
+# %% tags=["remove-cell"]
+assert times[1] > times[1024], times
+
+# %% [markdown]
+# With a model, the batch size also changes how much work each step of the optimizer
+# gets, which is a different question ({ref}`chap-softmax-scratch`).
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-dataset-2
+# :class: dropdown
+# ```
+# Each worker is a separate process that converts images while the others do, so the time
+# falls while there are idle cores to run them. Once every core is busy, another worker only
+# adds a process to start, more batches to send back to the main process, and more
+# competition for the same cores (including the core that trains the model). The
+# {ref}`performance` appendix measures worker counts on the machine that built this book.
+# The count that matters is this one:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The number of cores depends on the machine that runs the notebook.
+cores = os.cpu_count()
+print("CPU cores here:", cores)
+
+# %% tags=["remove-cell"]
+assert isinstance(cores, int) and cores >= 1, cores
+
+# %% [markdown]
+# On Windows and macOS, workers are started with *spawn*: each one imports the script
+# anew, so a script must guard its training code with `if __name__ == "__main__":`; that
+# is why older notes simply set `num_workers=0` there ({ref}`coming-from-mxnet`).
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-dataset-3
+# :class: dropdown
+# ```
+
+# %%
+means = torch.stack([X_train[y_train == k].float().mean(0) for k in range(10)])
+show_images(means, 2, 5, titles=list(helpers.TEXT_LABELS))
+plt.show()
+
+# %% [markdown]
+# The distance between two mean images (in pixel units, 0 to 255) picks out the closest
+# pair:
+
+# %%
+dist = torch.cdist(means.reshape(10, -1), means.reshape(10, -1))
+dist.fill_diagonal_(float("inf"))
+a, b = divmod(int(dist.argmin()), 10)
+names = get_fashion_mnist_labels([a, b])
+print(f"closest mean images: {names[0]} and {names[1]} ({dist[a, b]:.0f})")
+
+# %% [markdown]
+# A linear classifier gives each class a score that is a weighted sum of the pixels: one
+# weight image per class, compared with the input. Classes whose typical images are this
+# alike need weight images that tell small differences apart, and they are where the
+# classifier of {ref}`chap-softmax-scratch` makes most of its mistakes (its exercises show
+# the weight images and the confusions).
+# ```{solution-end}
+# ```
+#
+# ```{solution-start} ex-dataset-4
+# :class: dropdown
+# ```
+
+# %%
+resize = transforms.Compose([transforms.Resize(64), transforms.ToTensor()])
+slow_iter = DataLoader(
+    fashion_mnist_dataset(train=False, transform=resize), 256
+)
+_, fast_test = load_data_fashion_mnist(256, resize=64)
+
+
+def first_batches(data_iter, n=4):
+    return torch.cat([X for X, _ in itertools.islice(data_iter, n)])
+
+
+t_slow = time_it(lambda: first_batches(slow_iter))
+t_fast = time_it(lambda: first_batches(fast_test))
+print(f"DataLoader + Resize: {t_slow:.3f} s, TensorLoader: {t_fast:.3f} s")
+gap = (first_batches(slow_iter) - first_batches(fast_test)).abs()
+print(
+    f"largest pixel difference: {gap.max():.4f} = {255 * gap.max():.2f} / 255"
+)
+
+# %% [markdown]
+# Both interpolate bilinearly (with antialiasing), so the two routes agree up to about
+# one step of 1/255: PIL rounds its result back to whole bytes, while the batched route
+# keeps floats. That is far too small to matter to a model; the times above are what
+# differs.
+# ```{solution-end}
+# ```
 #
 # Next: {ref}`chap-softmax-scratch` trains our first classifier on these batches.
