@@ -13,8 +13,9 @@
 # ---
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the course's `helpers` (and d2l without its stale pins) when missing.
-# It does nothing where `helpers` is already installed (locally, in CI), and never pins torch.
+# Colab set-up: install the course's `helpers` (and d2l, without its stale
+# pins) when missing. It does nothing where `helpers` is already installed
+# (locally, in CI), and it never pins torch.
 import importlib.util
 import os
 import subprocess

@@ -312,7 +312,7 @@ print(accuracy(y_hat, y) / len(y))
 # second's on class 2 (right): half of them.
 #
 # To evaluate a model on a whole dataset we add up correct predictions and examples over
-# all batches. `Accumulator(n)` (from d2l, re-exported by `helpers`) keeps `n` running sums:
+# all batches. `Accumulator(n)` (d2l's, rewritten in `helpers`) keeps `n` running sums:
 
 # %%
 metric = Accumulator(2)

@@ -387,7 +387,9 @@ def save_and_log(epoch, seconds, steps):
     acc = (pred == y_test.to(device)).float().mean().item()
     row = dict(world=world, batch=batch, epoch=epoch + 1, steps=steps)
     log.append(dict(row, seconds=seconds, allreduce_s=comm, acc=acc))
-    print(f"epoch {epoch + 1}, world size {world}: {seconds:.3f} s, acc {acc:.3f}")
+    print(
+        f"epoch {epoch + 1}, world size {world}: {seconds:.3f} s, acc {acc:.3f}"
+    )
     state = dict(net=net.state_dict(), opt=opt.state_dict(), epoch=epoch + 1)
     torch.save(dict(state, log=log), ckpt.with_suffix(".tmp"))
     ckpt.with_suffix(".tmp").replace(ckpt)

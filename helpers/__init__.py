@@ -36,6 +36,8 @@ from helpers.plotting import (
     show_images,
 )
 from helpers.training import (
+    Accumulator,
+    Timer,
     accuracy,
     evaluate_accuracy,
     predict_ch3,
@@ -55,12 +57,3 @@ __all__ = [
     "sgd", "show_images", "synchronize", "time_it", "torchrun_command", "train_ch3",
     "train_epoch_ch3", "try_all_gpus", "try_gpu",
 ]  # fmt: skip
-
-
-def __getattr__(name: str) -> type:
-    """Return d2l's ``Accumulator`` or ``Timer`` from ``helpers.training``, on first use."""
-    if name in ("Accumulator", "Timer"):
-        from helpers import training
-
-        return getattr(training, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

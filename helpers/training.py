@@ -3,12 +3,13 @@
 Learners' notes written for d2l 0.x call ``d2l.train_ch3``, ``d2l.evaluate_accuracy`` and
 ``d2l.predict_ch3``; d2l 1.0.3 replaced them with its ``Trainer`` class. They live here,
 written out in "Softmax regression from scratch" (chapter 2). ``Accumulator`` and ``Timer``
-come from d2l itself, which still has them and where they work; d2l is imported on first
-use only, so that processes which need none of this (data-parallel workers) start fast.
+behave like d2l's own, which still exist, but are written here: importing d2l costs seconds
+(it loads pandas and more), which every data-parallel worker of chapter 6 would pay.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 import torch
@@ -20,13 +21,47 @@ from helpers.plotting import plot_history, show_images
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
-def __getattr__(name: str) -> type:
-    """Return d2l's ``Accumulator`` or ``Timer``, importing d2l on first use."""
-    if name in ("Accumulator", "Timer"):
-        from d2l import torch as d2l
+class Accumulator:
+    """Keep ``n`` running sums, as d2l's ``Accumulator`` does."""
 
-        return getattr(d2l, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __init__(self, n: int) -> None:
+        self.data = [0.0] * n
+
+    def add(self, *args: float) -> None:
+        """Add one value to each sum."""
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
+
+    def reset(self) -> None:
+        """Set every sum back to zero."""
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx: int) -> float:
+        return self.data[idx]
+
+
+class Timer:
+    """Record several running times, as d2l's ``Timer`` does; starts on creation."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start (or restart) the clock."""
+        self.tik = time.perf_counter()
+
+    def stop(self) -> float:
+        """Stop the clock, record the time since ``start`` and return it."""
+        self.times.append(time.perf_counter() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        """Return the average recorded time."""
+        return sum(self.times) / len(self.times)
+
+    def sum(self) -> float:
+        """Return the sum of the recorded times."""
+        return sum(self.times)
 
 
 def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
@@ -48,7 +83,7 @@ def evaluate_accuracy(net: Callable[[torch.Tensor], torch.Tensor], data_iter: Ba
     """Return the accuracy of ``net`` over every batch of ``data_iter``."""
     if isinstance(net, nn.Module):
         net.eval()
-    metric = __getattr__("Accumulator")(2)  # correct predictions, predictions
+    metric = Accumulator(2)  # correct predictions, predictions
     with torch.no_grad():
         for X, y in data_iter:
             metric.add(accuracy(net(X), y), y.numel())
@@ -64,7 +99,7 @@ def train_epoch_ch3(
     """Train one epoch; return the average training loss and training accuracy."""
     if isinstance(net, nn.Module):
         net.train()
-    metric = __getattr__("Accumulator")(3)  # summed loss, correct predictions, examples
+    metric = Accumulator(3)  # summed loss, correct predictions, examples
     for X, y in train_iter:
         y_hat = net(X)
         l = loss(y_hat, y)  # noqa: E741 - d2l's name for the loss value

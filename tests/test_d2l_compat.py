@@ -32,17 +32,25 @@ def test_d2l_1_x_lacks_the_classic_training_api_that_helpers_supplies():
         assert callable(getattr(helpers, name))
 
 
-def test_helpers_reuses_d2ls_accumulator_timer_and_try_gpu():
+def test_accumulator_and_timer_behave_like_d2ls():
     from d2l import torch as d2l
 
-    assert ht.Accumulator is d2l.Accumulator and ht.Timer is d2l.Timer
-    assert helpers.try_gpu is d2l.try_gpu
-    metric = ht.Accumulator(2)
-    metric.add(3, 4.5)
-    metric.add(torch.tensor(1.0), 0.5)
-    assert metric[0] == 4.0 and metric[1] == 5.0
+    ours, theirs = ht.Accumulator(2), d2l.Accumulator(2)
+    for metric in (ours, theirs):
+        metric.add(3, 4.5)
+        metric.add(torch.tensor(1.0), 0.5)
+    assert [ours[0], ours[1]] == [theirs[0], theirs[1]] == [4.0, 5.0]
+    ours.reset()
+    assert [ours[0], ours[1]] == [0.0, 0.0]
+    with pytest.raises(ValueError):
+        ours.add(1, 2, 3)  # one value per sum, never silently dropped
     timer = ht.Timer()
     assert timer.stop() >= 0.0 and len(timer.times) == 1
+    timer.start()
+    timer.stop()
+    assert timer.sum() == pytest.approx(sum(timer.times))
+    assert timer.avg() == pytest.approx(timer.sum() / 2)
+    assert helpers.Accumulator is ht.Accumulator and helpers.Timer is ht.Timer
 
 
 def test_labels_agree_with_d2ls_two_label_functions(fashion_tensors):

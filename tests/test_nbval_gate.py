@@ -248,7 +248,7 @@ def ignored_without_asserts(source: Path) -> list[str]:
 
 # Chapters being rewritten this round (their helpers know the rule). The mark is strict: when
 # a chapter is fixed, its test "passes unexpectedly" and fails, so this entry must go.
-KNOWN_OFFENDERS = {"02_softmax_scratch", "04_keras_mlp", "05_gpu"}
+KNOWN_OFFENDERS: set[str] = set()
 
 
 @pytest.mark.parametrize(
