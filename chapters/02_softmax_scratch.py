@@ -489,6 +489,7 @@ print(f"training time: {training_time:.3f} s")
 # %% tags=["remove-cell"]
 assert history["test acc"][-1] >= 0.82, history
 assert history["train loss"][-1] < history["train loss"][0], history
+assert training_time > 0, training_time
 
 # %% [markdown]
 # For comparison, d2l reports a test accuracy of about 0.83 for this model. The
@@ -545,8 +546,9 @@ titles = predict_ch3(net, [(X_all[pick], y_all[pick])], n=8)
 plt.show()
 
 # %% tags=["remove-cell"]
-# The functions above are the ones saved in `helpers` (same code, leaving out type
-# annotations and docstrings), so later chapters import exactly what this chapter shows.
+# The functions above are the ones saved in `helpers` (same code, leaving
+# out type annotations and docstrings), so later chapters import exactly
+# what this chapter shows.
 import ast
 import inspect
 import textwrap
@@ -786,6 +788,7 @@ assert len(y) == 16 and 0 <= last_acc <= 1 and full_acc > 0.8, (
     len(y),
     full_acc,
 )
+assert sum(seen_right) == len(test_iter.labels) == 10_000, seen_right
 
 # %% [markdown]
 # ### A shuffled test loader
@@ -814,6 +817,7 @@ print(f"full, ordered:  {evaluate_accuracy(net, test_iter):.4f}")
 # %% tags=["remove-cell"]
 assert abs(evaluate_accuracy(net, shuffled_iter) - full_acc) < 1e-9
 assert all(0 <= a <= 1 for a in last), last
+assert abs(evaluate_accuracy(net, test_iter) - full_acc) < 1e-9
 
 # %% [markdown]
 # A shuffled test loader costs a random permutation per pass and buys nothing: a test
@@ -902,6 +906,11 @@ for name, (start, end, acc) in costs.items():
     print(
         f"{name:22} loss {start:7.3f} -> {end:7.3f}   test accuracy {acc:.4f}"
     )
+
+# %% tags=["remove-cell"]
+best = max(acc for start, end, acc in costs.values())
+assert costs["correct setup"][2] == best, costs
+assert all(0 <= acc <= 1 for start, end, acc in costs.values()), costs
 
 # %% [markdown]
 # ## Summary
@@ -992,6 +1001,12 @@ for name in ("correct setup", "lr 0.01", "lr 1.0"):
     start, end, acc = costs[name]
     print(f"{name:14} loss {start:.3f} -> {end:.3f}, test accuracy {acc:.4f}")
 
+# %% tags=["remove-cell"]
+for name in ("correct setup", "lr 0.01", "lr 1.0"):
+    start, end, acc = costs[name]
+    assert math.isfinite(start) and 0.1 <= acc <= 1, (name, costs[name])
+    assert end >= costs["correct setup"][1] or math.isnan(end), (name, end)
+
 # %% [markdown]
 # With 0.01 every step is ten times smaller, so after one epoch the loss is still high: the
 # model is merely slow. With 1 the steps are so large that
@@ -1045,6 +1060,8 @@ for count, i, j in sorted(pairs, reverse=True)[:4]:
 
 # %% tags=["remove-cell"]
 assert int(matrix.sum()) == 10000 and sorted(pairs)[-1][0] > 50, pairs
+labels = set(get_fashion_mnist_labels(range(10)))
+assert true != pred and {true, pred} <= labels, (true, pred)
 
 # %% [markdown]
 # The four classes with the upper-body silhouette of {ref}`chap-dataset` (t-shirt,

@@ -270,6 +270,14 @@ for name, n_params, hist, seconds in rows:
         f"{hist['test acc'][-1]:>8.4f}  {seconds:.3f} s"
     )
 
+# %% tags=["remove-cell"]
+params = [n_params for _, n_params, _, _ in rows]
+accs = [hist["test acc"][-1] for _, _, hist, _ in rows]
+assert params == [7850, 7850], params
+assert abs(accs[0] - accs[1]) < 1e-3, accs
+assert all(0.80 < a < 0.86 for a in accs), accs
+assert all(h["train loss"][-1] < 0.5 and t > 0 for _, _, h, t in rows), rows
+
 # %% [markdown]
 # The parameter counts agree, the accuracies agree, and the times are of the same order:
 # both versions do the same matrix product on the same batches, so the concise version saves
@@ -434,6 +442,7 @@ print(f"plain SGD first reached 0.82 after {plain} epochs")
 
 # %% tags=["remove-cell"]
 assert momentum_acc > 0.7, momentum_acc
+assert 1 <= plain <= len(history["test acc"]), plain
 
 # %% [markdown]
 # Momentum adds a fraction of the previous step to each step, which acts like a larger

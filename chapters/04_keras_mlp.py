@@ -74,11 +74,6 @@ from helpers.keras import categorical_crossentropy
 # %% tags=["remove-cell"]
 # %config InlineBackend.figure_formats = ["retina"]
 _ = torch.manual_seed(0)
-# Small batches (32 images) give each thread too little work: on a busy
-# 2-core runner two threads wait on each other and a step takes tens of times
-# longer than with one. Larger machines keep PyTorch's default.
-if torch.get_num_threads() <= 2:
-    torch.set_num_threads(1)
 
 # %% [markdown]
 # (mlp-scratch)=
@@ -253,6 +248,7 @@ assert 0.82 < runs["MLP"]["test acc"][-1] < 0.88, runs
 assert 0.0 < gain < 0.03, gain
 first = {name: run["test acc"][0] for name, run in runs.items()}
 assert first["MLP"] < first["softmax regression"], first
+assert all(seconds[name] > 0 for name in runs), seconds
 
 # %% [markdown]
 # The hidden layer helps, but in this setting by little: the MLP starts
@@ -498,6 +494,7 @@ print(f"gap: {100 * (train_acc - test_acc):.1f} percentage points")
 # %% tags=["remove-cell"]
 assert test_acc >= 0.875, f"test accuracy {test_acc:.4f} is below 0.875"
 assert train_acc > test_acc, (train_acc, test_acc)
+assert 0 < train_loss < test_loss < 0.6, (train_loss, test_loss)
 
 # %% [markdown]
 # The test accuracy is in line with the TensorFlow tutorial's "about 0.88" and
@@ -655,6 +652,7 @@ assert all(set(divmod(k, 10)) <= similar for k in flat.tolist()), flat
 assert all(per_class[c] > 0.9 for c in (1, 5, 7, 8, 9)), per_class
 assert counts[0] > 50, counts
 assert TEXT_LABELS[worst] == "shirt" and per_class[worst] < 0.8, per_class
+assert pair.split(" taken for ")[0].strip() in TEXT_LABELS, pair
 
 # %% [markdown]
 # The mistakes are not spread evenly. The largest ones are all among the
@@ -791,6 +789,7 @@ assert sum(p.numel() for p in net.parameters()) == tf_model.count_params()
 gap = abs(h["val_accuracy"][k] - tf_history.history["val_accuracy"][k])
 assert gap < 0.03, gap
 assert keras_seconds > ours_seconds, (keras_seconds, ours_seconds)
+assert [len(row) for row in rows] == [3, 3, 3, 3], rows
 
 # %% [markdown]
 # The same network learns the same thing in both: equal parameter counts,
@@ -969,6 +968,7 @@ for patience in (1, 2):
     end = stop or len(val_loss)
     assert val_loss[kept - 1] == min(val_loss[:end]), (val_loss, patience)
 assert val_loss[best - 1] == min(val_loss)
+assert when in (f"stops after epoch {stop}", "does not stop early"), when
 
 # %% [markdown]
 # Early stopping keeps the weights of the epoch with the lowest validation

@@ -70,12 +70,13 @@ from helpers import (
 # %% tags=["remove-cell"]
 # %config InlineBackend.figure_formats = ["retina"]
 _ = torch.manual_seed(0)
-# On a 2-core runner shared with other jobs, two threads wait on each other and small steps
-# run many times slower than with one; larger machines keep PyTorch's default.
+# On 2 shared cores, two threads wait on each other and small steps run
+# many times slower than with one; larger machines keep PyTorch's default.
 if (os.cpu_count() or 1) <= 2:
     torch.set_num_threads(1)
-# A GPU runner sets COURSE_REQUIRE_GPU=1: there a missing GPU is an error, not a silent
-# CPU fall-back that would make every timing below meaningless.
+# A GPU runner sets COURSE_REQUIRE_GPU=1: there a missing GPU is an
+# error, not a silent CPU fall-back that would make every timing below
+# meaningless.
 from helpers import check_gpu_requirement  # noqa: E402
 
 check_gpu_requirement()
@@ -186,6 +187,7 @@ print("device:", device)
 
 # %% tags=["remove-cell"]
 assert on_gpu == torch.cuda.is_available()
+assert device.type in ("cpu", "cuda"), device
 
 # %% [markdown]
 # ## Tensors on a device
@@ -210,6 +212,10 @@ z = torch.rand(2, 3, device=device)
 print("y:", y.device, " z:", z.device, " y + z:", (y + z).device)
 print("x is y:", x is y)
 
+# %% tags=["remove-cell"]
+assert y.device == z.device == (y + z).device == device, (y, z)
+assert (x is y) == (x.device == device), x
+
 # %%
 same = y.device == z.device == (y + z).device == device
 print("y, z and y + z on the chosen device:", same)
@@ -230,11 +236,14 @@ try:
     print("w.cpu(): ", w.cpu().device)
     moved = True
 except (RuntimeError, AssertionError) as err:
-    print(f"{type(err).__name__}: {str(err).splitlines()[0]}")
+    error = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+    print(error)
     moved = False
 
 # %% tags=["remove-cell"]
 assert moved == on_gpu
+assert moved or error.startswith(("RuntimeError", "AssertionError")), error
+assert x.device.type == "cpu", x
 assert not moved or w.device == torch.device("cuda:0")
 
 # %% [markdown]
@@ -248,18 +257,22 @@ assert not moved or w.device == torch.device("cuda:0")
 # %%
 # NBVAL_IGNORE_OUTPUT
 # depends on whether a GPU is present
+mixing_error = None
 try:
     print("no error, the result is on", (x + y).device)
 except RuntimeError as err:
-    print("RuntimeError:", err)
+    mixing_error = str(err)
+    print("RuntimeError:", mixing_error)
 
 # %% tags=["remove-cell"]
-mixed_fails = on_gpu
+mixed_fails = on_gpu and x.device != y.device
 try:
     x + y
     assert not mixed_fails
 except RuntimeError:
     assert mixed_fails
+assert (mixing_error is not None) == mixed_fails, mixing_error
+assert not mixed_fails or "same device" in mixing_error, mixing_error
 
 # %% [markdown]
 # PyTorch's `meta` device, which stores only shapes and dtypes, shows the same check on
@@ -321,6 +334,10 @@ net = net.cuda() if on_gpu else net.to(device)
 for name, p in net.named_parameters():
     print(f"{name:9} {str(tuple(p.shape)):11} {p.device}")
 print("output:", net(torch.rand(4, 28, 28, device=device)).device)
+
+# %% tags=["remove-cell"]
+for name, p in net.named_parameters():
+    assert p.device == device, (name, p.device)
 
 # %%
 on_device = all(p.device == device for p in net.parameters())
@@ -551,6 +568,7 @@ for (name, dev, b), rate in rates.items():
 # %% tags=["remove-cell"]
 assert all(rate > 0 for rate in rates.values())
 assert len(rates) == 3 * sum(len(b) for b in batches.values())
+assert gflops > 0, gflops
 
 # %% [markdown]
 # The table answers both questions. For each network and device, the step times at the
@@ -580,6 +598,9 @@ if on_gpu:
 # %% tags=["remove-cell"]
 assert t_lo > 0 and t_hi > 0 and 0 <= fixed <= 1
 assert kind in ("launch", "compute")
+assert t0 >= 0 and lo < hi and batches and models, (t0, lo, hi)
+if on_gpu:
+    assert ratio > 0, ratio
 
 # %% [markdown]
 # On a GPU, the chapter 4 MLP at batch 32 is the extreme case: about a hundred thousand
@@ -743,6 +764,7 @@ least = {"eager": 0.8 if on_gpu else 0.6, "graph": 0.85}
 for how, (_, seconds, acc) in runs.items():
     assert seconds > 0 and acc >= least[how], (how, acc)
 assert on_gpu == ("graph" in runs)
+assert all(r > 0 for r in rate.values()), rate
 
 # %% [markdown]
 # ## Memory
@@ -904,6 +926,7 @@ for name, (seconds, _) in list(mixed.items())[1:]:
 accs = [acc for _, acc in mixed.values()]
 assert min(accs) >= (0.8 if on_gpu else 0.5), mixed
 assert max(accs) - min(accs) < (0.03 if on_gpu else 0.05), mixed
+assert base > 0 and n > 0 and device.type in ("cpu", "cuda"), (base, n)
 
 # %% [markdown]
 # The accuracies agree to within run-to-run variation: 2 to 3 significant digits are
@@ -991,6 +1014,7 @@ print(f"resident {copy_s['resident']:.3f} s, copied {copy_s['copied']:.3f} s:"
 
 # %% tags=["remove-cell"]
 assert ratio > 0 and all(s > 0 for s in copy_s.values())
+assert device.type in ("cpu", "cuda"), device
 
 # %% [markdown]
 # On a GPU each step now waits for a copy over PCIe from pageable memory; for a model this

@@ -64,8 +64,8 @@ from helpers import (
 
 # %% tags=["remove-cell"]
 _ = torch.manual_seed(0)
-# On a 2-core runner shared with other jobs, two threads wait on each other and small steps
-# run many times slower than with one; larger machines keep PyTorch's default.
+# On 2 shared cores, two threads wait on each other and small steps run
+# many times slower than with one; larger machines keep PyTorch's default.
 if (os.cpu_count() or 1) <= 2:
     torch.set_num_threads(1)
 
@@ -277,6 +277,7 @@ print(f"largest weight: {largest:.2f}")
 # %% tags=["remove-cell"]
 assert two.keys() == net.state_dict().keys()
 assert max(diffs) < 1e-5, diffs
+assert 0 < largest < 100, largest
 for k, v in net.state_dict().items():
     assert torch.allclose(two[k], v, atol=1e-5), k
 
@@ -387,9 +388,8 @@ def save_and_log(epoch, seconds, steps):
     acc = (pred == y_test.to(device)).float().mean().item()
     row = dict(world=world, batch=batch, epoch=epoch + 1, steps=steps)
     log.append(dict(row, seconds=seconds, allreduce_s=comm, acc=acc))
-    print(
-        f"epoch {epoch + 1}, world size {world}: {seconds:.3f} s, acc {acc:.3f}"
-    )
+    head = f"epoch {epoch + 1}, world size {world}"
+    print(f"{head}: {seconds:.3f} s, acc {acc:.3f}")
     state = dict(net=net.state_dict(), opt=opt.state_dict(), epoch=epoch + 1)
     torch.save(dict(state, log=log), ckpt.with_suffix(".tmp"))
     ckpt.with_suffix(".tmp").replace(ckpt)
@@ -425,7 +425,11 @@ dist.destroy_process_group()
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300), end="")
+out = launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300)
+print(out, end="")
+
+# %% tags=["remove-cell"]
+assert "epoch 1, world size 2:" in out, out
 
 # %% [markdown]
 # ## Resuming on a different number of workers
@@ -437,7 +441,11 @@ print(launch("ddp_train.py", 2, ["128", "1", "mlp.pt"], timeout=300), end="")
 # %%
 # NBVAL_IGNORE_OUTPUT
 # the timing depends on the machine and its load
-print(launch("ddp_train.py", 1, ["256", "1", "mlp.pt"], timeout=300), end="")
+resumed = launch("ddp_train.py", 1, ["256", "1", "mlp.pt"], timeout=300)
+print(resumed, end="")
+
+# %% tags=["remove-cell"]
+assert "world size 1:" in resumed, resumed
 
 # %% [markdown]
 # The checkpoint carries the log of every epoch, whichever run wrote it:
@@ -528,6 +536,9 @@ for row in sorted(logs, key=lambda r: r["world"]):
 
 # %% tags=["remove-cell"]
 assert all(r["seconds"] > 0 and r["allreduce_s"] > 0 for r in logs), logs
+for row in logs:
+    step = row["seconds"] / row["steps"]
+    assert step > 0, row
 
 # %% [markdown]
 # On a CPU the two processes share the cores that one process had, so the computation
