@@ -273,6 +273,7 @@ except RuntimeError:
     assert mixed_fails
 assert (mixing_error is not None) == mixed_fails, mixing_error
 assert not mixed_fails or "same device" in mixing_error, mixing_error
+assert x.device.type == "cpu" and y.device == device, (x.device, y.device)
 
 # %% [markdown]
 # PyTorch's `meta` device, which stores only shapes and dtypes, shows the same check on
@@ -338,6 +339,7 @@ print("output:", net(torch.rand(4, 28, 28, device=device)).device)
 # %% tags=["remove-cell"]
 for name, p in net.named_parameters():
     assert p.device == device, (name, p.device)
+assert net(torch.rand(1, 28, 28, device=device)).device == device
 
 # %%
 on_device = all(p.device == device for p in net.parameters())

@@ -376,26 +376,7 @@ def _plant_line(page, characters: int) -> None:
     )
 
 
-# Pages with code lines over 79 characters today (chapters being rewritten; the appendix's
-# one long import comment). Strict: a fixed page fails here until its entry is removed.
-TOO_WIDE_TODAY = {
-    "chapters/02_softmax_scratch",
-    "chapters/04_keras_mlp",
-    "chapters/05_gpu",
-    "appendix/performance",
-}
-
-
-@pytest.mark.parametrize(
-    "docname",
-    [
-        pytest.param(
-            d,
-            marks=pytest.mark.xfail(d in TOO_WIDE_TODAY, reason="too wide today", strict=True),
-        )
-        for d in PAGES
-    ],
-)
+@pytest.mark.parametrize("docname", PAGES)
 def test_no_code_input_scrolls_sideways(visit, docname):
     """At 1280 px, every code cell's source fits in its box (no horizontal scroll bar)."""
     page = visit.open(f"{docname}.html")
