@@ -44,7 +44,8 @@ from IPython.display import Markdown, display
 
 # The repository root: the first folder, from here upwards, that holds the results.
 RESULTS = Path("benchmarks") / "results" / "latest.json"
-root = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / RESULTS).is_file())
+folders = [Path.cwd(), *Path.cwd().parents]
+root = next(p for p in folders if (p / RESULTS).is_file())
 sys.path.insert(0, str(root))
 # The tables of benchmarks/results/latest.md:
 from benchmarks import report  # noqa: E402

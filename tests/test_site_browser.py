@@ -220,7 +220,10 @@ class Visit:
             self.problems.append(f"console error: {msg.text}")
 
     def _failed(self, request):
-        if request.url.startswith(self.server):
+        # ERR_ABORTED is the browser cancelling a request because the test navigated away
+        # (MathJax loads its fonts late, after the network was idle); a missing file is a
+        # 404, reported by _response.
+        if request.url.startswith(self.server) and request.failure != "net::ERR_ABORTED":
             self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response):
