@@ -17,10 +17,6 @@ from tools import notebooks
 MAX_WIDTH = 79
 SOURCES = notebooks.chapter_sources()
 
-# Chapters with too-wide lines today; their helpers are rewriting them. Strict: a fixed
-# chapter fails here ("passed unexpectedly") until its entry is removed.
-TOO_WIDE_TODAY: set[str] = set()
-
 
 def too_wide(source: Path) -> list[str]:
     """List the code lines of a chapter longer than ``MAX_WIDTH``, as 'cell N, line M (W)'."""
@@ -34,19 +30,7 @@ def too_wide(source: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                s.stem in TOO_WIDE_TODAY, reason="being rewritten, see report", strict=True
-            ),
-        )
-        for s in SOURCES
-    ],
-    ids=lambda s: s.stem,
-)
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
 def test_every_code_line_fits_in_79_characters(source):
     found = too_wide(source)
     assert found == [], f"{source.stem}: {len(found)} lines over {MAX_WIDTH}:\n" + "\n".join(found)

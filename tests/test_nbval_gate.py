@@ -246,24 +246,7 @@ def ignored_without_asserts(source: Path) -> list[str]:
     return found
 
 
-# Chapters being rewritten this round (their helpers know the rule). The mark is strict: when
-# a chapter is fixed, its test "passes unexpectedly" and fails, so this entry must go.
-KNOWN_OFFENDERS: set[str] = set()
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                s.stem in KNOWN_OFFENDERS, reason="being rewritten, see report", strict=True
-            ),
-        )
-        for s in SOURCES
-    ],
-    ids=lambda s: s.stem,
-)
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
 def test_every_ignored_cell_that_prints_is_followed_by_hidden_asserts(source):
     offenders = ignored_without_asserts(source)
     assert offenders == [], f"{source.stem}:\n" + "\n".join(offenders)
