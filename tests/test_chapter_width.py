@@ -16,13 +16,20 @@ from tools import notebooks
 
 MAX_WIDTH = 79
 SOURCES = notebooks.chapter_sources()
+APPENDIX = sorted((Path(__file__).resolve().parent.parent / "appendix").glob("*.py"))
+HIDDEN = {"remove-cell", "remove-input"}
 
 
-def too_wide(source: Path) -> list[str]:
-    """List the code lines of a chapter longer than ``MAX_WIDTH``, as 'cell N, line M (W)'."""
+def too_wide(source: Path, shown_only: bool = False) -> list[str]:
+    """List the code lines of a page longer than ``MAX_WIDTH``, as 'cell N, line M (W)'.
+
+    ``shown_only`` skips cells whose code no reader sees (tagged remove-cell/remove-input).
+    """
     found = []
     for i, cell in enumerate(jupytext.read(source).cells):
         if cell.cell_type != "code":
+            continue
+        if shown_only and HIDDEN & set(cell.metadata.get("tags", [])):
             continue
         for j, line in enumerate(cell.source.splitlines(), start=1):
             if len(line) > MAX_WIDTH:
@@ -33,6 +40,12 @@ def too_wide(source: Path) -> list[str]:
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
 def test_every_code_line_fits_in_79_characters(source):
     found = too_wide(source)
+    assert found == [], f"{source.stem}: {len(found)} lines over {MAX_WIDTH}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("source", APPENDIX, ids=lambda s: s.stem)
+def test_every_shown_code_line_of_the_appendix_fits_in_79_characters(source):
+    found = too_wide(source, shown_only=True)
     assert found == [], f"{source.stem}: {len(found)} lines over {MAX_WIDTH}:\n" + "\n".join(found)
 
 
