@@ -42,7 +42,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-# The repository root: the first folder, from here up, that holds the results.
+# The repository root: the first folder upwards that holds the results.
 RESULTS = Path("benchmarks") / "results" / "latest.json"
 folders = [Path.cwd(), *Path.cwd().parents]
 root = next(p for p in folders if (p / RESULTS).is_file())
