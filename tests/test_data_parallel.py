@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -162,3 +163,37 @@ def test_two_nodes_on_localhost_meet_at_a_c10d_rendezvous(tmp_path):
     # Four ranks over two launchers: 0 + 1 + 2 + 3 = 6 on every rank.
     for rank in range(4):
         assert f"rank {rank} of 4: sum 6" in printed, printed
+
+
+def test_descendants_skips_a_process_that_ends_while_it_looks(tmp_path, monkeypatch):
+    from helpers import distributed
+
+    proc = tmp_path / "proc"
+    (proc / "123").mkdir(parents=True)
+    (proc / "123" / "stat").write_text("123 (python (x)) S 1 123 123 0")
+    (proc / "124").mkdir()
+    (proc / "124" / "stat").mkdir()  # reading it fails, as for a process that just ended
+    (proc / "125").mkdir()
+    (proc / "125" / "stat").write_text("125 (worker) S 123 125 125 0")
+    monkeypatch.setattr(distributed, "Path", lambda p: proc if p == "/proc" else Path(p))
+    assert distributed._descendants(1) == [123, 125]
+
+
+def test_kill_job_stops_reading_a_pipe_that_stays_open():
+    from helpers import distributed
+
+    class StuckJob:
+        """A finished job whose output pipe a leftover process still holds open."""
+
+        def __init__(self, pid: int) -> None:
+            self.pid, self.killed = pid, False
+
+        def communicate(self, timeout: float):
+            raise subprocess.TimeoutExpired("torchrun", timeout)
+
+        def kill(self) -> None:
+            self.killed = True
+
+    job = StuckJob(pid=2**22 + 1)  # above Linux's largest pid: no such process
+    distributed._kill_job(job)
+    assert job.killed
