@@ -37,6 +37,23 @@ def real_raw():
         )
 
 
+@pytest.fixture(scope="module")
+def system_dir(real_raw, tmp_path_factory):
+    """Debian's folder of .gz files, or (where the package is absent) a gzipped copy."""
+    import gzip
+    import shutil
+
+    import helpers.data as hd
+
+    if all((hd.SYSTEM_DIR / f"{name}.gz").is_file() for name in hd.FILES):
+        return hd.SYSTEM_DIR
+    folder = tmp_path_factory.mktemp("system")
+    for name in hd.FILES:
+        with (real_raw / name).open("rb") as fin, gzip.open(folder / f"{name}.gz", "wb", 1) as f:
+            shutil.copyfileobj(fin, f)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fashion_tensors(real_raw):
     """``(X_train, y_train, X_test, y_test)`` of the real data, read once per process."""

@@ -7,7 +7,6 @@ autouse fixture replaces it with a recorder that fails, as it would without inte
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -74,18 +73,6 @@ def fake_root(tmp_path, real_raw):
     root = tmp_path / "root"
     fill_raw(root / "FashionMNIST" / "raw", real_raw)
     return root
-
-
-@pytest.fixture(scope="module")
-def system_dir(real_raw, tmp_path_factory):
-    """Debian's folder of .gz files, or (where the package is absent) a gzipped copy."""
-    if all((hd.SYSTEM_DIR / f"{name}.gz").is_file() for name in hd.FILES):
-        return hd.SYSTEM_DIR
-    folder = tmp_path_factory.mktemp("system")
-    for name in hd.FILES:
-        with (real_raw / name).open("rb") as fin, gzip.open(folder / f"{name}.gz", "wb", 1) as f:
-            shutil.copyfileobj(fin, f)
-    return folder
 
 
 def md5(path: Path) -> str:

@@ -48,18 +48,6 @@ def empty_dir(tmp_path):
     return path
 
 
-@pytest.fixture(scope="module")
-def system_gz(real_raw, tmp_path_factory):
-    """A folder of the four ``.gz`` files, as Debian's package installs them."""
-    if all((hd.SYSTEM_DIR / f"{name}.gz").is_file() for name in hd.FILES):
-        return hd.SYSTEM_DIR
-    folder = tmp_path_factory.mktemp("system")
-    for name in hd.FILES:
-        with (real_raw / name).open("rb") as fin, gzip.open(folder / f"{name}.gz", "wb", 1) as f:
-            shutil.copyfileobj(fin, f)
-    return folder
-
-
 def make_root(path: Path, real_raw: Path, copy_images: bool = False) -> Path:
     """A root with the four good files: labels copied, images linked (or copied)."""
     raw = path / "FashionMNIST" / "raw"
@@ -109,12 +97,12 @@ def test_flipped_label_with_its_mtime_restored_is_rejected(tmp_path, real_raw, m
         load_fashion_mnist_tensors(root)
 
 
-def test_flipped_label_with_its_mtime_restored_is_repaired(tmp_path, real_raw, system_gz):
+def test_flipped_label_with_its_mtime_restored_is_repaired(tmp_path, real_raw, system_dir):
     root = make_root(tmp_path / "root", real_raw)
-    ensure_fashion_mnist(root, system_dir=system_gz, download=False)
+    ensure_fashion_mnist(root, system_dir=system_dir, download=False)
     path = root / "FashionMNIST" / "raw" / SMALL
     flip_byte_keep_mtime(path, 8 + 4992)
-    ensure_fashion_mnist(root, system_dir=system_gz, download=False)
+    ensure_fashion_mnist(root, system_dir=system_dir, download=False)
     assert md5(path) == hd.FILES[SMALL][0]
 
 
@@ -137,11 +125,11 @@ def _first_use(root: Path, system_dir: Path, barrier) -> None:
 
 
 @pytest.mark.parametrize("trial", range(10))
-def test_four_concurrent_first_users_all_succeed(tmp_path, system_gz, trial):
+def test_four_concurrent_first_users_all_succeed(tmp_path, system_dir, trial):
     fork = multiprocessing.get_context("fork")
     barrier = fork.Barrier(4)
     root = tmp_path / "empty-root"
-    procs = [fork.Process(target=_first_use, args=(root, system_gz, barrier)) for _ in range(4)]
+    procs = [fork.Process(target=_first_use, args=(root, system_dir, barrier)) for _ in range(4)]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -228,14 +216,14 @@ def _wrong_content(data: bytes) -> bytes:  # a valid .gz of the wrong bytes
 
 
 @pytest.mark.parametrize("damage", [_truncated, _flipped, _not_gzip, _wrong_content])
-def test_damaged_system_gz_is_named_and_leaves_nothing(tmp_path, system_gz, damage):
+def test_damaged_system_gz_is_named_and_leaves_nothing(tmp_path, system_dir, damage):
     system = tmp_path / "system"
     system.mkdir()
     for name in hd.FILES:
-        (system / f"{name}.gz").symlink_to(system_gz / f"{name}.gz")
+        (system / f"{name}.gz").symlink_to(system_dir / f"{name}.gz")
     bad = system / f"{SMALL}.gz"
     bad.unlink()
-    bad.write_bytes(damage((system_gz / f"{SMALL}.gz").read_bytes()))
+    bad.write_bytes(damage((system_dir / f"{SMALL}.gz").read_bytes()))
     root = tmp_path / "root"
     with pytest.raises(CorruptDataError) as info:
         ensure_fashion_mnist(root, system_dir=system, download=False)
