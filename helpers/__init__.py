@@ -25,7 +25,12 @@ from helpers.distributed import (
     torchrun_command,
 )
 from helpers.keras import History, KerasModel, NonFiniteError
-from helpers.loaders import TensorLoader, load_data_fashion_mnist
+from helpers.loaders import (
+    TensorLoader,
+    load_data_fashion_mnist,
+    load_data_fashion_mnist_valid,
+    split_train_valid,
+)
 from helpers.plotting import (
     ascii_art,
     confusion_matrix,
@@ -52,8 +57,9 @@ __all__ = [
     "accuracy",
     "ascii_art", "check_gpu_requirement", "confusion_matrix", "ensure_fashion_mnist",
     "evaluate_accuracy", "fashion_mnist_dataset", "free_port", "get_fashion_mnist_labels",
-    "launch", "load_data_fashion_mnist", "load_fashion_mnist_tensors", "pick_backend",
+    "launch", "load_data_fashion_mnist", "load_data_fashion_mnist_valid",
+    "load_fashion_mnist_tensors", "pick_backend",
     "plot_confusion_matrix", "plot_history", "plot_image", "plot_value_array", "predict_ch3",
-    "sgd", "show_images", "synchronize", "time_it", "torchrun_command", "train_ch3",
-    "train_epoch_ch3", "try_all_gpus", "try_gpu",
+    "sgd", "show_images", "split_train_valid", "synchronize", "time_it", "torchrun_command",
+    "train_ch3", "train_epoch_ch3", "try_all_gpus", "try_gpu",
 ]  # fmt: skip

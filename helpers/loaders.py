@@ -169,3 +169,36 @@ def load_data_fashion_mnist(
     train_iter = TensorLoader(on[0], on[1], batch_size, shuffle=True, resize=size)
     test_iter = TensorLoader(on[2], on[3], batch_size, shuffle=False, resize=size)
     return train_iter, test_iter
+
+
+def split_train_valid(
+    images: torch.Tensor, labels: torch.Tensor, valid_size: int = 10_000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split training tensors into ``(X_train, y_train, X_valid, y_valid)``: a seeded draw."""
+    _check_tensors(images, labels)
+    n = len(labels)
+    if isinstance(valid_size, bool) or not isinstance(valid_size, int) or not 0 < valid_size < n:
+        raise ValueError(f"valid_size must be an int between 1 and {n - 1}, got {valid_size!r}")
+    # A fixed permutation (its own generator): every chapter holds out the same images.
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    train, valid = order[valid_size:].to(labels.device), order[:valid_size].to(labels.device)
+    return images[train], labels[train], images[valid], labels[valid]
+
+
+def load_data_fashion_mnist_valid(
+    batch_size: int,
+    valid_size: int = 10_000,
+    resize: int | tuple[int, int] | None = None,
+    device: str | torch.device | None = None,
+    root: str | Path | None = None,
+) -> tuple[TensorLoader, TensorLoader]:
+    """Return ``(train_iter, valid_iter)``: the training set split for choosing settings."""
+    batch_size = _check_batch_size(batch_size)
+    size = _check_resize(resize)
+    device = _check_device(device)
+    X_train, y_train, _, _ = load_fashion_mnist_tensors(root)
+    X_tr, y_tr, X_va, y_va = split_train_valid(X_train, y_train, valid_size)
+    on = [t.to(device) for t in (X_tr, y_tr, X_va, y_va)]
+    train_iter = TensorLoader(on[0], on[1], batch_size, shuffle=True, resize=size)
+    valid_iter = TensorLoader(on[2], on[3], batch_size, shuffle=False, resize=size)
+    return train_iter, valid_iter

@@ -10,6 +10,7 @@ import torchvision
 from torchvision.transforms import ToTensor
 from torchvision.transforms import functional as TF
 
+import helpers
 from helpers import TensorLoader, load_data_fashion_mnist
 
 B = 256
@@ -281,3 +282,35 @@ def test_images_and_labels_on_different_devices_are_rejected():
     labels = torch.zeros(10, dtype=torch.int64, device="meta")  # any second device will do
     with pytest.raises(ValueError, match="images on cpu but labels on meta"):
         TensorLoader(images, labels, 4)
+
+
+def test_split_train_valid_holds_out_a_fixed_disjoint_draw(fashion_tensors):
+    X, y = fashion_tensors[0], fashion_tensors[1]
+    X_tr, y_tr, X_va, y_va = helpers.split_train_valid(X, y, valid_size=10_000)
+    assert (len(y_tr), len(y_va)) == (50_000, 10_000)
+    assert X_tr.shape[1:] == X_va.shape[1:] == (28, 28)
+    # The same seed gives the same split; together the two parts are the training set.
+    again = helpers.split_train_valid(X, y, valid_size=10_000)
+    assert torch.equal(again[3], y_va) and torch.equal(again[2], X_va)
+    assert torch.equal(torch.bincount(torch.cat([y_tr, y_va])), torch.bincount(y))
+    # A random draw keeps the classes balanced: each has 1,000 +- 100 of the 10,000.
+    assert (torch.bincount(y_va, minlength=10) - 1000).abs().max() < 100
+    other = helpers.split_train_valid(X, y, valid_size=10_000, seed=1)
+    assert not torch.equal(other[3], y_va)
+
+
+@pytest.mark.parametrize("size", [0, 60_000, -5, 2.5, True])
+def test_split_train_valid_rejects_a_bad_size(fashion_tensors, size):
+    with pytest.raises(ValueError, match="valid_size"):
+        helpers.split_train_valid(fashion_tensors[0], fashion_tensors[1], valid_size=size)
+
+
+def test_load_data_fashion_mnist_valid_never_touches_the_test_set(fashion_tensors):
+    train_iter, valid_iter = helpers.load_data_fashion_mnist_valid(500, valid_size=5_000)
+    sizes = [sum(len(y) for _, y in loader) for loader in (train_iter, valid_iter)]
+    assert sizes == [55_000, 5_000]
+    X, y = next(iter(valid_iter))
+    assert X.shape == (500, 1, 28, 28) and X.dtype == torch.float32
+    # Every validation image is a training image, none is a test image (exact pixel match).
+    train_set = {bytes(img.numpy()) for img in fashion_tensors[0][:60_000]}
+    assert all(bytes((x[0] * 255).round().byte().numpy()) in train_set for x in X[:50])
