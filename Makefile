@@ -33,10 +33,11 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -c "import helpers; print('Fashion-MNIST:', helpers.ensure_fashion_mnist())"
 
-## notebooks: re-execute every chapter into chapters/NN_name.ipynb (golden outputs, Colab)
+## notebooks: re-execute every chapter into chapters/NN_name.ipynb (golden outputs, Colab);
+## refuses while other processes keep the machine busy (ALLOW_BUSY=1 overrides, recorded)
 notebooks: $(STAMP) data
 	$(BIN)/python -m tools.notebooks fix-setup
-	$(BIN)/python -m tools.notebooks build $(CHAPTERS)
+	$(BIN)/python -m tools.notebooks build $(CHAPTERS) $(if $(ALLOW_BUSY),--allow-busy)
 	$(BIN)/python -m tools.i18n notebooks
 
 ## gpu-notebooks: on a machine with a CUDA GPU, execute the GPU chapters into gpu_runs/

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import yaml
@@ -208,3 +209,38 @@ def test_nbval_fails_when_a_helpers_function_changes(tmp_path):
     mutated = _nbval(notebook, env={"PYTHONPATH": path})
     assert mutated.returncode == 1, mutated.stdout[-3000:]
     assert "Cell outputs differ" in mutated.stdout
+
+
+def test_build_refuses_a_busy_machine_and_records_the_load(tmp_path, monkeypatch):
+    """Golden notebooks are measurements: a busy machine is refused unless told otherwise."""
+    source = tmp_path / SOURCES[0].name
+    shutil.copy(SOURCES[0], source)
+    ran = []
+    monkeypatch.setattr(notebooks, "execute", lambda s, t=900: ran.append(s) or jupytext.read(s))
+    monkeypatch.setattr(notebooks, "busy_cores", lambda seconds=2.0: 1.8)
+    with pytest.raises(notebooks.BusyMachineError, match="1.8 of .* cores busy.*ALLOW_BUSY=1"):
+        notebooks.build(source)
+    assert ran == [] and not source.with_suffix(".ipynb").exists()
+    written = nbformat.read(notebooks.build(source, allow_busy=True), as_version=4)
+    assert written.metadata["course_execution"]["busy_cores_before"] == 1.8
+    assert written.metadata["course_execution"]["quiet"] is False
+    monkeypatch.setattr(notebooks, "busy_cores", lambda seconds=2.0: 0.1)
+    written = nbformat.read(notebooks.build(source), as_version=4)
+    assert written.metadata["course_execution"]["quiet"] is True
+
+
+def test_busy_cores_measures_real_work():
+    """The load measure sees a process that spins: not a number that is always zero."""
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert notebooks.busy_cores(1.0) >= 0.5
+    finally:
+        spin.kill()
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+def test_golden_notebooks_were_executed_on_a_quiet_machine(source):
+    meta = nbformat.read(source.with_suffix(".ipynb"), as_version=4).metadata
+    load = meta.get("course_execution")
+    assert load is not None, f"{source.stem}: no load recorded; rebuild with `make notebooks`"
+    assert load["quiet"], f"{source.stem} was executed on a busy machine: {load}"

@@ -11,7 +11,9 @@ or when a chapter's Colab set-up cell disagrees with the repository in ``_config
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -118,10 +120,56 @@ def execute(source: Path, timeout: int = 900) -> nbformat.NotebookNode:
     return notebook
 
 
-def build(source: Path, timeout: int = 900) -> Path:
+# Golden notebooks are measurements: a chapter executed beside a build or a test run prints
+# timings and speed-ups that contradict its prose (chapter 1's in-memory loader came out
+# 1.6x faster instead of 53x). So ``build`` refuses to run while other processes keep more
+# than this many cores busy, unless told ``--allow-busy``.
+BUSY_CORES = 0.5
+
+
+class BusyMachineError(RuntimeError):
+    """The machine is too busy to produce golden outputs."""
+
+
+def busy_cores(seconds: float = 2.0) -> float:
+    """How many cores other processes kept busy over ``seconds`` (from ``/proc/stat``)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    share = 1 - (idle1 - idle0) / max(1, total1 - total0)
+    return round(share * (os.cpu_count() or 1), 2)
+
+
+def check_quiet(allow_busy: bool = False) -> dict:
+    """Measure the load; raise ``BusyMachineError`` when busy, unless ``allow_busy``."""
+    busy = busy_cores()
+    load = {
+        "busy_cores_before": busy,
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+        "cores": os.cpu_count(),
+        "quiet": busy <= BUSY_CORES,
+    }
+    if not load["quiet"] and not allow_busy:
+        raise BusyMachineError(
+            f"other processes keep {busy} of {load['cores']} cores busy (limit {BUSY_CORES}): "
+            "golden notebooks made now would store a busy machine's timings. Stop the other "
+            "work and retry, or run `make notebooks ALLOW_BUSY=1` (recorded in the notebook)."
+        )
+    return load
+
+
+def build(source: Path, timeout: int = 900, allow_busy: bool = False) -> Path:
     """Execute a chapter in a fresh kernel (cwd ``chapters/``) and write its notebook."""
+    load = check_quiet(allow_busy)
     notebook = execute(source, timeout)
     notebook.metadata.pop("jupytext", None)
+    notebook.metadata["course_execution"] = load
     if source.stem in GPU_CHAPTERS:
         gpu_runs.mark_for_colab_gpu(notebook)
     target = source.with_suffix(".ipynb")
@@ -140,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         "command", choices=["build", "check", "fix-setup", "build-gpu", "check-gpu"]
     )
     parser.add_argument("names", nargs="*", help="chapter stems, e.g. 01_dataset (default: all)")
+    parser.add_argument(
+        "--allow-busy", action="store_true", help="build even when the machine is busy"
+    )
     args = parser.parse_args(argv)
     sources = [s for s in chapter_sources() if not args.names or s.stem in args.names]
     if args.command in ("build-gpu", "check-gpu"):
@@ -153,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             fix_setup_cell(source)
         else:
             print(f"executing {source.name} ...", flush=True)
-            print(f"wrote {build(source).relative_to(ROOT)}")
+            try:
+                target = build(source, allow_busy=args.allow_busy)
+            except BusyMachineError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 3
+            print(f"wrote {target.relative_to(ROOT)}")
     return 0
 
 
