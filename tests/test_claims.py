@@ -25,7 +25,8 @@ import pytest
 from tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = notebooks.chapter_sources()
+# The chapters, and the appendix page that maps old notes to today's code.
+SOURCES = [*notebooks.chapter_sources(), ROOT / "appendix" / "coming_from.py"]
 ALLOWED = ROOT / "tests" / "claims"
 
 # Words and numbers that make a sentence depend on a measurement.
