@@ -27,9 +27,18 @@
 # Why it matters: a learner's time goes into waiting. A slow data path makes every chapter
 # slower to run in Colab, in CI and each time you try an exercise, and it hides what the
 # model itself costs. The figures below come from the course's benchmark,
-# `benchmarks/run.py`, which measures everything in one process and one run, so that its
-# ratios compare like with like on one machine. This page only reads the file the benchmark
-# wrote, `benchmarks/results/latest.json`: it never runs the benchmark itself.
+# `benchmarks/run.py`. Each of its ratios compares two paths measured in the same run,
+# minutes apart, on the same machine. This page only reads the files the benchmark wrote,
+# `benchmarks/results/latest.json` and the GPU files beside it: it never runs the benchmark
+# itself, and every measured number on it comes from those files.
+#
+# Each file records, for each of its sections, when it was measured, at which git commit,
+# and a hash of every file whose code those numbers depend on: the `helpers` package, the
+# benchmark's measuring modules, and the chapters it executes. A test of the course fails
+# as soon as one of those files changes after this machine's results were measured, and
+# says which command measures them again. Results from a lent GPU machine cannot be
+# measured again at every change; when their code has changed since, they stay on the page,
+# marked as measured on older code.
 
 # %% tags=["remove-cell"]
 # %config InlineBackend.figure_formats = ["retina"]
@@ -51,37 +60,51 @@ sys.path.insert(0, str(root))
 from benchmarks import report  # noqa: E402
 
 results = json.loads((root / RESULTS).read_text())
+# Which measured files changed since (empty when none did):
+stale = report.staleness(results, root)
+chapters_now = sorted(p.stem for p in root.glob(report.CHAPTER_SOURCES))
 
 
 def show(section: str) -> None:
     """Display one section of the results as a Markdown table."""
-    display(Markdown(report.section_markdown(results, section)))
+    if section == "chapters" and "chapters" in results["sections"]:
+        text = report.chapters_table(results, present=chapters_now)
+    elif section == "targets":
+        text = report.targets_table(results, present=chapters_now)
+    else:
+        text = report.section_markdown(results, section)
+    display(Markdown(text))
+
+
+# %% tags=["remove-input"]
+display(Markdown(report.freshness_note("latest", results, stale)))
 
 
 # %% [markdown]
 # ## What is measured
 #
-# - **Reading one epoch**: every training image once, in batches of 256, through a
-#   `DataLoader` over `helpers.fashion_mnist_dataset(train=True, transform=ToTensor())` with 0,
-#   2 and 4 worker processes, and through `helpers.load_data_fashion_mnist(256)`. Nothing is
-#   computed on the batches: this is the cost of the data path alone.
+# - **Reading one epoch**: every training image once, through a `DataLoader` over
+#   `helpers.fashion_mnist_dataset(train=True, transform=ToTensor())` with several numbers of
+#   worker processes, and through `helpers.load_data_fashion_mnist`. Nothing is computed on
+#   the batches: this is the cost of the data path alone.
 # - **Training each chapter's model** with its chapter's settings, through d2l's loop and
-#   data path (a `DataLoader` with 4 workers, as d2l's `get_dataloader_workers()` has it)
-#   and through the course's path: softmax regression from scratch ({ref}`chap-softmax-scratch`)
-#   and its concise version ({ref}`chap-softmax-concise`), 10 epochs at batch 256 with SGD at
-#   learning rate 0.1 and `train_ch3`; the MLP of {ref}`chap-keras-mlp`, 10 epochs at batch 32
-#   with Adam at $10^{-3}$, through `train_ch3` against `helpers.KerasModel.fit`. Both paths
+#   data path (a `DataLoader` with d2l's `get_dataloader_workers()` workers) and through the
+#   course's path: softmax regression from scratch ({ref}`chap-softmax-scratch`) and its
+#   concise version ({ref}`chap-softmax-concise`) with `train_ch3` on both paths; the MLP of
+#   {ref}`chap-keras-mlp` through `train_ch3` against `helpers.KerasModel.fit`, which
+#   compiles `"adam"` as the chapter does (PyTorch's Adam with its fused update). Both paths
 #   start from the same seed, and the final test accuracy of each is part of the result: a
 #   faster path that learned less would not count.
 # - **Executing each chapter** top to bottom in a fresh kernel, as the book build does, and
 #   **building the whole book** from a fresh copy of the repository (cold: an empty execution
 #   cache) and again with the cache filled (warm).
 # - **On a GPU**, when the machine has one: the MLP with the data resident on the GPU at
-#   batch sizes 32, 256 and 1024, in float32 and with `torch.autocast` in bfloat16, and the
-#   time until the test accuracy first reaches 0.88.
+#   several batch sizes, in float32 and with `torch.autocast` in bfloat16, and the time until
+#   the test accuracy first reaches a target accuracy, named in the GPU table.
 #
 # Each figure is the median of several repetitions, with the fastest and the slowest in
-# brackets; the machine table below says how many.
+# brackets; the machine table below says how many. The settings of each measurement (batch
+# size, epochs, optimizer, worker processes) are in its table.
 
 # %% [markdown]
 # ## Why the classic path is slow
@@ -90,8 +113,8 @@ def show(section: str) -> None:
 # for a whole batch. `dataset[i]` takes the image's 28×28 bytes, wraps them into a PIL image
 # (`Image.fromarray`), and `ToTensor` turns that image back into a tensor: a NumPy copy, a
 # reshape to channels-first, a conversion to float and a division by 255. Then the
-# `DataLoader`'s `default_collate` stacks 256 such tensors into a batch. That is several
-# Python calls and small allocations per image, 60,000 times an epoch:
+# `DataLoader`'s `default_collate` stacks such tensors, one per image, into a batch.
+# That is several Python calls and small allocations per image, 60,000 times an epoch:
 #
 # ```python
 # # the classic path, per image (torchvision's FashionMNIST.__getitem__ + ToTensor)
@@ -119,11 +142,19 @@ show("anatomy")
 # %% [markdown]
 # ## The machine
 #
-# The numbers on this page come from this machine and one run of the benchmark, except the
-# GPU section, whose files name their own machine:
+# The numbers on this page come from this machine, except those of the GPU files at the
+# end, which name their own machine:
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("machine")
+
+# %% [markdown]
+# When, at which commit and by which command each section was measured, how long it took,
+# the machine's load average when that run started, and whether the code it measured is
+# still the code of this book:
+
+# %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
+display(Markdown(report.provenance_table(results, stale)))
 
 # %% [markdown]
 # ## Reading one epoch
@@ -170,6 +201,11 @@ if bars:
 
 # %% [markdown]
 # ## Executing the chapters and building the book
+#
+# Each chapter has a time budget on this machine: the MLP chapter, {ref}`chap-keras-mlp`,
+# trains for longer and has a larger one. The table gives each chapter's budget and whether
+# its median execution time stayed within it; a chapter the run did not execute shows as not
+# measured.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("chapters")
@@ -180,38 +216,50 @@ show("book")
 # %% [markdown]
 # ## On a GPU
 #
-# This machine's run measures the GPU section only when it has a GPU. The benchmark was also
-# run with `--only reading,gpu` on a GPU machine, and wrote `benchmarks/results/gpu-*.json`;
-# each such file is shown below with the machine it came from.
+# This machine's run measures the GPU section only when it has a GPU. The GPU files below
+# come from lent GPU machines: `gpu-<device>.json` from the benchmark with `--only
+# reading,gpu`, `gpu-targets-<device>.json` from `python -m benchmarks.gpu` (the targets of
+# {ref}`chap-gpu`). Each names its machine, its date and its commit, and says whether the
+# code it measured has changed since.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("gpu")
-for path in sorted((root / RESULTS.parent).glob("gpu-*.json")):
+for path, kind in report.gpu_results(root / RESULTS.parent):
+    if kind is None:
+        display(Markdown(f"`{path.name}`: not a benchmark result, skipped."))
+        continue
     other = json.loads(path.read_text())
-    display(Markdown(f"**From `{path.name}`**\n\n" + report.machine_table(other)))
+    note = report.freshness_note(path.stem, other, report.staleness(other, root))
+    display(Markdown(f"**From `{path.name}`.** {note}"))
+    display(Markdown(report.machine_table(other)))
+    if kind == "gpu-targets":
+        display(Markdown(report.gpu_targets_table(other)))
+        continue
     display(Markdown(report.section_markdown(other, "reading")))
     display(Markdown(report.section_markdown(other, "gpu")))
 
 # %% [markdown]
 # ## Targets
 #
-# The course set itself these targets before measuring: reading an epoch at least 20 times
-# faster than the best `DataLoader` setting; each chapter's training at least 10 times faster
-# than the classic path, at the same test accuracy; every chapter executing in under 30 s
-# (the MLP chapter, {ref}`chap-keras-mlp`, in under 60 s); and the whole book building from
-# scratch in under 3 minutes. A target that was missed stays in the table as missed: the
-# benchmark's README says what bounds it.
+# The course set itself targets before measuring: reading an epoch, and training each
+# chapter's model at the same test accuracy, a given number of times faster than the
+# classic path; each chapter executing within its budget; and the whole book building from
+# scratch within a few minutes. The table states each target with its threshold, what was
+# measured and whether it was met. A target that was missed stays in the table as missed:
+# the benchmark's README says what bounds it.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("targets")
 
 # %% tags=["remove-input"]
 counts = {status: 0 for status in (report.MET, report.MISSED, report.NOT_MEASURED)}
-for target in results["targets"]:
+targets = report.page_targets(results, present=chapters_now)
+for target in targets:
     counts[target["status"]] += 1
 print(
-    f"This run met {counts[report.MET]} of its {len(results['targets'])} targets, "
-    f"missed {counts[report.MISSED]}, and did not measure {counts[report.NOT_MEASURED]}."
+    f"These results met {counts[report.MET]} of their {len(targets)} "
+    f"targets, missed {counts[report.MISSED]}, and did not measure "
+    f"{counts[report.NOT_MEASURED]}."
 )
 
 # %% [markdown]
@@ -225,10 +273,12 @@ print(
 # make bench    # or: .venv/bin/python -m benchmarks.run
 # ```
 #
-# It takes several minutes on a laptop-class CPU, most of them in the classic path and in the
-# book build. `--only reading,training` picks sections (`reading`, `training`, `chapters`,
-# `book`, `gpu`), `--repeat N` sets the repetitions, and `--tiny` runs a quick check on 2,000
-# images for one epoch (it writes into `benchmarks/out/`, so that it never replaces the
-# results). Close other programs first: the ratios are only as fair as the machine is quiet.
+# The "Took" column of the table under "The machine" says how long each part took here.
+# `--only reading,training` picks sections (`reading`, `training`, `chapters`, `book`,
+# `gpu`), and with `--merge` a run replaces only those sections and keeps the others, each
+# with its own date and commit. `--repeat N` sets the repetitions, and `--tiny` runs a quick
+# check on a small part of the data for one epoch (it writes into `benchmarks/out/`, so that
+# it never replaces the results). Close other programs first: the ratios are only as fair
+# as the machine is quiet.
 #
 # Next: back to the beginning, {ref}`chap-dataset`, or on to a GPU in {ref}`chap-gpu`.

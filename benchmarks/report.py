@@ -1,12 +1,25 @@
-"""Turn a results dict into targets (met / missed) and Markdown tables.
+"""Turn a results dict into targets (met / missed) and Markdown tables; check its freshness.
 
 Used by ``benchmarks.run`` to write ``results/latest.md`` and by the book's Performance page
 (``appendix/performance.py``) to render ``results/latest.json``: one formatter for both.
+
+Every result records, per section, the code it measured (a hash of each file ``CODE`` names),
+the git commit and the date (``provenance``); ``staleness`` compares those hashes with the
+files as they are now. This module is not itself in ``CODE``: how results are shown or
+checked does not change what was measured.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 READING_TARGET = 20.0  # reading one epoch: at least this many times faster than the DataLoader
 TRAINING_TARGET = 10.0  # each chapter's training: this many times faster, at the same accuracy
@@ -105,17 +118,23 @@ def targets(results: dict[str, Any]) -> list[dict[str, str]]:
 # --- tables, one per section (the book page shows them under its own headings) -------------
 
 
+def repetitions(settings: dict[str, Any]) -> str:
+    book = settings.get("book_repeat", settings["slow_repeat"])
+    return (f"{settings['repeat']} (chapter executions: {settings['slow_repeat']}, book builds: "
+            f"{book})" + (", --tiny settings" if settings["tiny"] else ""))  # fmt: skip
+
+
 def machine_table(results: dict[str, Any]) -> str:
-    m, s = results["machine"], results["settings"]
+    """The machine and software; when and on which code: ``provenance_table``."""
+    m = results["machine"]
     rows = [
         ["CPU", f"{m['cpu']}, {m['cores']} cores (torch uses {m['torch_threads']} threads)"],
         ["GPU", m["gpu"] + f" (CUDA {m['cuda']})" if m["gpu"] else "none"],
         ["Software", f"Python {m['python']}, torch {m['torch']}, torchvision {m['torchvision']}"],
         ["OS", m["os"]],
-        ["Date", m["date"]],
-        ["Repetitions", f"{s['repeat']} (chapters and book build: {s['slow_repeat']})"
-                        + (", --tiny settings" if s["tiny"] else "")],
     ]  # fmt: skip
+    if "settings" in results:
+        rows.append(["Repetitions", repetitions(results["settings"])])
     return table(["", ""], rows)
 
 
@@ -136,11 +155,15 @@ def training_table(results: dict[str, Any]) -> str:
     for m in t["models"]:
         for path in ("classic", "course"):
             p = m[path]
-            label = "DataLoader, 4 workers" if path == "classic" else "helpers"
+            workers = t.get("workers_classic", 4)
+            label = f"DataLoader, {workers} workers" if path == "classic" else "helpers"
             if path == "course" and m["chapter"] == "04_keras_mlp":
                 label = "helpers.KerasModel"
+            model = f"{m['model']}, batch {m['batch_size']}, {epochs(m['epochs'])}"
+            if m.get("optimizer"):
+                model += f", {m['optimizer']}"
             rows.append([
-                m["chapter"], f"{m['model']}, batch {m['batch_size']}, {epochs(m['epochs'])}",
+                m["chapter"], model,
                 label, spread(p["seconds"]), rate(p["img_per_s"]),
                 spread(p["test_acc"], acc), ratio(m["speedup"]) if path == "course" else "",
             ])  # fmt: skip
@@ -174,15 +197,25 @@ def anatomy_table(results: dict[str, Any]) -> str:
     return table(["Step (one process)", "Per image", f"Per batch of {b}"], rows)
 
 
-def chapters_table(results: dict[str, Any]) -> str:
+def chapter_status(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return MISSED
+    return MET if row["seconds"]["median"] < row["limit_s"] else MISSED
+
+
+def chapters_table(results: dict[str, Any], present: list[str] | None = None) -> str:
+    """Each chapter's execution time against its budget; ``present``: the chapters there are
+    now, so that one the run did not execute shows as not measured rather than vanishing."""
     c = results["sections"]["chapters"]
     rows = []
     for row in c["rows"]:
         time = f"fails: {row['error']}" if "error" in row else spread(row["seconds"])
-        rows.append([row["chapter"], time, f"< {row['limit_s']} s"])
+        rows.append([row["chapter"], time, f"< {row['limit_s']} s", chapter_status(row)])
+    measured = {row["chapter"] for row in c["rows"]}
+    rows += [[name, "–", "–", NOT_MEASURED] for name in present or [] if name not in measured]
     if not rows:
         return "No chapter was found in `chapters/`."
-    return table(["Chapter", "Execution time", "Target"], rows)
+    return table(["Chapter", "Execution time", "Budget", "Status"], rows)
 
 
 def book_table(results: dict[str, Any]) -> str:
@@ -216,8 +249,20 @@ def gpu_table(results: dict[str, Any]) -> str:
     )
 
 
-def targets_table(results: dict[str, Any]) -> str:
-    rows = [[t["target"], t["measured"], t["status"]] for t in results["targets"]]
+def page_targets(results: dict[str, Any], present: list[str] | None = None) -> list[dict]:
+    """The stored targets, and one not measured for each chapter of ``present`` that the
+    results do not include (a chapter added after the measurement)."""
+    chapters = results.get("sections", {}).get("chapters")
+    if not chapters or present is None:
+        return results["targets"]
+    measured = {row["chapter"] for row in chapters["rows"]}
+    missing = [{"target": f"chapter {name} executes within its budget", "measured": "–",
+                "status": NOT_MEASURED} for name in present if name not in measured]  # fmt: skip
+    return results["targets"] + missing
+
+
+def targets_table(results: dict[str, Any], present: list[str] | None = None) -> str:
+    rows = [[t["target"], t["measured"], t["status"]] for t in page_targets(results, present)]
     return table(["Target", "Measured", "Status"], rows)
 
 
@@ -235,6 +280,8 @@ def section_markdown(results: dict[str, Any], section: str) -> str:
     """The table of one section, or a line saying that this run did not measure it."""
     if section == "machine":
         return machine_table(results)
+    if section == "provenance":
+        return provenance_table(results)
     if section == "targets":
         return targets_table(results)
     if (section == "anatomy" and "reading" not in results["sections"]) or (
@@ -246,7 +293,275 @@ def section_markdown(results: dict[str, Any], section: str) -> str:
 
 def to_markdown(results: dict[str, Any]) -> str:
     parts = ["# Benchmark results", "## Machine", machine_table(results)]
+    parts += ["## When, on which code", provenance_table(results)]
     for key, (title, _) in SECTIONS.items():
         parts += [f"## {title}", section_markdown(results, key)]
     parts += ["## Targets", targets_table(results)]
     return "\n\n".join(parts) + "\n"
+
+
+# --- provenance: which code a result measured, and whether that code has changed since ------
+
+# What each section's numbers depend on (globs under the repository root): the helpers
+# package and the timing primitives always, the section's measuring module, and the pages a
+# section executes. The orchestration (run.py) and this module are left out on purpose.
+_ALWAYS = ("helpers/**/*.py", "benchmarks/measure.py")
+CHAPTER_SOURCES = "chapters/[0-9][0-9]_*.py"
+CODE: dict[str, tuple[str, ...]] = {
+    "reading": (*_ALWAYS, "benchmarks/pipelines.py"),
+    "training": (*_ALWAYS, "benchmarks/pipelines.py"),
+    "gpu": (*_ALWAYS, "benchmarks/pipelines.py", "benchmarks/gpu.py"),
+    "chapters": (*_ALWAYS, "benchmarks/execution.py", CHAPTER_SOURCES),
+    "book": (*_ALWAYS, "benchmarks/execution.py", CHAPTER_SOURCES, "appendix/*.py", "_config.yml",
+             "_toc.yml"),
+    # python -m benchmarks.gpu (gpu-targets-<device>.json), run on a lent GPU machine
+    "gpu-targets": (*_ALWAYS, "benchmarks/pipelines.py", "benchmarks/gpu.py"),
+}  # fmt: skip
+REFRESH = "make bench"  # = .venv/bin/python -m benchmarks.run: every section
+DEFAULT_REPEAT, DEFAULT_SLOW_REPEAT = 3, 3  # benchmarks.run's --repeat and --slow-repeat
+OLDER_CODE = "measured on older code"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def code_files(section: str, root: Path = ROOT) -> list[str]:
+    """The files (relative, with /) whose code ``section``'s numbers depend on."""
+    found = set()
+    for pattern in CODE[section]:
+        for path in root.glob(pattern):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found.add(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def file_hash(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a file, line endings normalised to \\n."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()[:16]
+
+
+def code_hashes(section: str, root: Path = ROOT) -> dict[str, str]:
+    return {name: file_hash(root / name) for name in code_files(section, root)}
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=30)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def provenance(
+    section: str,
+    command: str,
+    started: str,
+    code: dict[str, str] | None = None,
+    seconds: float | None = None,
+    root: Path = ROOT,
+) -> dict[str, Any]:
+    """What a measurement of ``section`` ran on: command, dates, commit, load, code hashes.
+
+    ``code`` is taken when the section starts (default: now); ``dirty`` says whether the
+    working tree held uncommitted changes to those files, so that the commit alone is not
+    the code that was measured.
+    """
+    code = code_hashes(section, root) if code is None else code
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain", "--", *code) if commit else None
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "command": command,
+        "started": started,
+        "finished": now(),
+        "seconds": seconds,
+        "commit": commit,
+        "dirty": bool(status) if status is not None else None,
+        "load_average": [round(x, 2) for x in load] if load else None,
+        "code": code,
+    }
+
+
+def kind(results: dict[str, Any]) -> str | None:
+    """``run`` (python -m benchmarks.run), ``gpu-targets`` (python -m benchmarks.gpu), or None."""
+    if not isinstance(results, dict):
+        return None
+    if isinstance(results.get("sections"), dict) and "settings" in results:
+        return "run"
+    if isinstance(results.get("targets"), dict) and "gpu" in results:
+        return "gpu-targets"
+    return None
+
+
+def measured_sections(results: dict[str, Any]) -> list[str]:
+    found = kind(results)
+    if found == "run":
+        return [s for s in results["sections"] if s in CODE]
+    return ["gpu-targets"] if found == "gpu-targets" else []
+
+
+def changes(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
+    """Each file that changed, appeared or disappeared between two ``code_hashes``."""
+    out = [f"{name} changed" for name in sorted(recorded.keys() & current.keys())
+           if recorded[name] != current[name]]  # fmt: skip
+    out += [f"{name} is new" for name in sorted(current.keys() - recorded.keys())]
+    out += [f"{name} was removed" for name in sorted(recorded.keys() - current.keys())]
+    return out
+
+
+def staleness(results: dict[str, Any], root: Path = ROOT) -> dict[str, list[str]]:
+    """For each measured section whose code is not the code now: why. Empty when fresh."""
+    stale = {}
+    for section in measured_sections(results):
+        recorded = results.get("provenance", {}).get(section, {}).get("code")
+        if recorded is None:
+            stale[section] = ["no record of the code it measured (measured before the "
+                              "benchmark recorded it)"]  # fmt: skip
+        elif found := changes(recorded, code_hashes(section, root)):
+            stale[section] = found
+    return stale
+
+
+def refresh_command(name: str, stale: dict[str, list[str]], results: dict[str, Any]) -> str:
+    """How to measure the stale sections of ``results/<name>.json`` again (Markdown)."""
+    if "gpu-targets" in stale:
+        return "on a GPU machine with `bash tools/gpu_run.sh` (CONTRIBUTING.md, GPU outputs)"
+    every = set(stale) == set(measured_sections(results))
+    if name == "latest" and every:
+        return f"with `{REFRESH}`"
+    settings = results.get("settings", {})
+    command = "python -m benchmarks.run --only " + ",".join(s for s in CODE if s in stale)
+    if "training" in stale and settings.get("models"):
+        command += " --models " + ",".join(settings["models"])
+    if "training" in stale and settings.get("epochs"):
+        command += f" --epochs {settings['epochs']}"
+    # --merge keeps the other sections only when the repetitions are the same
+    fast = not every or stale.keys() & {"reading", "training", "gpu"}
+    if fast and settings.get("repeat", DEFAULT_REPEAT) != DEFAULT_REPEAT:
+        command += f" --repeat {settings['repeat']}"
+    slow = not every or "chapters" in stale
+    if slow and settings.get("slow_repeat", DEFAULT_SLOW_REPEAT) != DEFAULT_SLOW_REPEAT:
+        command += f" --slow-repeat {settings['slow_repeat']}"
+    command += ("" if every else " --merge") + ("" if name == "latest" else f" --name {name}")
+    if name.startswith("gpu-"):
+        return f"on a GPU machine with `{command}`"
+    return f"with `.venv/bin/{command}`"
+
+
+def duration(value: float) -> str:
+    return f"{value:.0f} s" if value < 100 else f"{value / 60:.0f} min"
+
+
+def short_commit(p: dict[str, Any]) -> str:
+    """``abc1234``, with a mark when the measured files differed from that commit."""
+    if not p.get("commit"):
+        return "not recorded"
+    return f"`{p['commit'][:7]}`" + (" + uncommitted changes" if p.get("dirty") else "")
+
+
+def _listed(items: list[str], most: int = 6) -> str:
+    shown = "; ".join(items[:most])
+    return shown + (f"; and {len(items) - most} more" if len(items) > most else "")
+
+
+def provenance_table(results: dict[str, Any], stale: dict[str, list[str]] | None = None) -> str:
+    """One row per run that measured some of the sections: when, on which commit, how long.
+
+    With ``stale`` (from ``staleness``), a last column says whether that code changed since.
+    """
+    groups: dict[tuple, list[str]] = {}
+    recorded = results.get("provenance", {})
+    for section in measured_sections(results):
+        p = recorded.get(section, {})
+        key = (p.get("command"), p.get("started"), p.get("commit"), p.get("dirty"))
+        groups.setdefault(key, []).append(section)
+    rows = []
+    for sections in groups.values():
+        p = recorded.get(sections[0], {})
+        spent = [recorded[s]["seconds"] for s in sections if recorded.get(s, {}).get("seconds")]
+        load = p.get("load_average")
+        row = [
+            ", ".join(sections),
+            p.get("started") or results.get("machine", {}).get("date", "–"),
+            short_commit(p),
+            f"`{p['command']}`" if p.get("command") else "not recorded",
+            duration(sum(spent)) if spent else "–",
+            ", ".join(f"{x:.1f}" for x in load) if load else "–",
+        ]
+        if stale is not None:
+            reasons = [r for s in sections for r in stale.get(s, [])]
+            row.append(f"**{OLDER_CODE}**: " + _listed(sorted(set(reasons))) if reasons
+                       else "unchanged")  # fmt: skip
+        rows.append(row)
+    header = ["Sections", "Run started", "Commit", "Command", "Took", "Load (1, 5, 15 min)"]
+    if stale is not None:
+        header.append("Code it measured, now")
+    return table(header, rows)
+
+
+def freshness_note(name: str, results: dict[str, Any], stale: dict[str, list[str]]) -> str:
+    """One paragraph: when and on which commit ``results`` was measured; loud if stale."""
+    recorded = results.get("provenance", {})
+    dates = sorted({p["finished"] for p in recorded.values() if p.get("finished")})
+    commits = sorted({short_commit(p) for p in recorded.values() if p.get("commit")})
+    when = (
+        f"between {dates[0]} and {dates[-1]}" if len(dates) > 1
+        else f"on {dates[0]}" if dates
+        else f"on {results.get('machine', {}).get('date', 'an unrecorded date')}"
+    )  # fmt: skip
+    at = f"commit {', '.join(commits)}" if commits else "an unrecorded commit"
+    text = f"`{name}.json` was measured {when}, at {at}."
+    if not stale:
+        return text + " The code it measured is unchanged since."
+    reasons = sorted({r for rs in stale.values() for r in rs})
+    return (
+        f"**This result was {OLDER_CODE}.** {text} Since then, for "
+        f"{', '.join(s for s in stale)}: {_listed(reasons)}. Refresh it "
+        f"{refresh_command(name, stale, results)}."
+    )
+
+
+# --- the results of other machines, shown on the Performance page --------------------------
+
+TARGET_NAMES = {
+    "mlp_10_epochs_batch_32_seconds": "chapter-4 MLP, 10 epochs at batch 32 (CUDA graph): time",
+    "mlp_10_epochs_batch_32_acc": "… its test accuracy",
+    "time_to_088_seconds": "time to 0.88 test accuracy, best batch size",
+    "cnn_gpu_over_cpu_batch_256": "LeNet-style CNN at batch 256: GPU over this machine's CPU",
+}
+
+
+def gpu_results(folder: Path) -> list[tuple[Path, str | None]]:
+    """Every ``gpu-*.json`` in ``folder`` with its kind (``run``, ``gpu-targets`` or None).
+
+    ``gpu-<device>.json`` comes from ``benchmarks.run --only reading,gpu``;
+    ``gpu-targets-<device>.json`` from ``benchmarks.gpu``: the two have different layouts.
+    """
+    found = []
+    for path in sorted(folder.glob("gpu-*.json")):
+        try:
+            found.append((path, kind(json.loads(path.read_text()))))
+        except (OSError, ValueError):
+            found.append((path, None))
+    return found
+
+
+def gpu_targets_table(results: dict[str, Any]) -> str:
+    """The targets of a ``gpu-targets-<device>.json`` (python -m benchmarks.gpu)."""
+    gpu = results.get("gpu", {})
+    if not gpu.get("available"):
+        return f"Not measured: {gpu.get('reason', 'no GPU')}."
+    rows = []
+    for key, t in results["targets"].items():
+        value = t.get("value")
+        shown = "–" if value is None else (seconds(value) if key.endswith("seconds")
+                                             else acc(value) if key.endswith("acc")
+                                             else ratio(value))  # fmt: skip
+        rows.append([TARGET_NAMES.get(key, key), shown, t.get("target", "–"),
+                     t.get("verdict", NOT_MEASURED)])  # fmt: skip
+    return table(["Target", "Measured", "Target value", "Status"], rows) + (
+        f"\n\nOn {gpu.get('device', 'a GPU')}"
+        + (" (--tiny settings)." if results.get("tiny") else ".")  # fmt: skip
+    )

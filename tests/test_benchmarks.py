@@ -5,6 +5,7 @@ Nothing here asserts on speed: the tiny run only has to work and write sane numb
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -48,11 +49,22 @@ def _check_stats(stats, positive=True):
 def test_tiny_run_writes_valid_json(tiny):
     out, _ = tiny
     results = json.loads((out / "latest.json").read_text())
-    assert set(results) == {"machine", "settings", "sections", "targets"}
+    assert set(results) == {"machine", "settings", "provenance", "sections", "targets"}
     assert results["settings"]["tiny"] is True
     assert results["settings"]["sections"] == ["reading", "training", "gpu"]
     machine = results["machine"]
     assert machine["cpu"] and machine["cores"] >= 1 and machine["torch"] and machine["date"]
+
+    # Each section records the code it measured, the commit, the dates and the command.
+    assert list(results["provenance"]) == ["reading", "training", "gpu"]
+    for section, p in results["provenance"].items():
+        assert p["code"] == report.code_hashes(section)  # nothing changed during the run
+        assert p["command"] == f"python -m benchmarks.run --tiny --out {out}"
+        assert p["started"] == machine["date"] and p["finished"] >= p["started"]
+        assert p["seconds"] > 0 and len(p["load_average"]) == 3
+        if shutil.which("git") and (ROOT / ".git").exists():
+            assert len(p["commit"]) == 40 and isinstance(p["dirty"], bool)
+    assert report.staleness(results) == {}
 
     reading = results["sections"]["reading"]
     names = [row["name"] for row in reading["rows"]]
@@ -119,6 +131,11 @@ def test_tiny_run_never_writes_over_the_committed_results():
 
 def test_options_select_sections_and_reject_unknown_ones():
     assert run.parse(["--only", "gpu,reading"]).only == ["reading", "gpu"]
+    args = run.parse([])
+    assert (args.repeat, args.slow_repeat, args.book_repeat, args.merge) == (3, 3, 1, False)
+    assert args.command == "python -m benchmarks.run"
+    args = run.parse(["--only", "chapters", "--merge"])
+    assert args.merge and args.command == "python -m benchmarks.run --only chapters --merge"
     with pytest.raises(SystemExit):
         run.parse(["--only", "reading,typo"])
     with pytest.raises(SystemExit):
@@ -138,6 +155,41 @@ def test_options_select_one_training_row_its_epochs_and_the_file_name(tmp_path):
     assert (json_path.name, md_path.name) == ("cpu-mlp.json", "cpu-mlp.md")
     assert json.loads(json_path.read_text()) == results
     assert md_path.read_text() == report.to_markdown(results)
+
+
+def test_merge_replaces_the_measured_sections_and_keeps_the_others(tmp_path):
+    old = json.loads(COMMITTED.read_text())
+    old["provenance"] = {"book": {"commit": "b" * 40, "code": {}}}
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(old))
+    args = run.parse(["--only", "chapters", "--merge", "--slow-repeat",
+                      str(old["settings"]["slow_repeat"]), "--out", str(tmp_path)])  # fmt: skip
+    fresh = {"machine": old["machine"], "provenance": {}, "sections": {},
+             "settings": {**old["settings"], "sections": args.only}}  # fmt: skip
+    merged = run.merged(fresh, path)
+    assert merged["sections"] == old["sections"]  # run() replaces "chapters" as it measures
+    assert merged["provenance"] == old["provenance"]
+    assert merged["settings"]["sections"] == old["settings"]["sections"]
+    assert run.merged(fresh, tmp_path / "none.json") is fresh
+    for key, value in (("cpu", "another CPU"), ("torch", "0.1"), ("repeat", 5)):
+        other = copy.deepcopy(fresh)
+        (other["machine"] if key != "repeat" else other["settings"])[key] = value
+        with pytest.raises(SystemExit, match=f"other {key}"):
+            run.merged(other, path)
+
+
+def test_chapters_show_their_budget_and_status_and_missing_chapters():
+    results = _results(20.0, 10.0, 0.0, 45.0, 100.0)
+    text = report.chapters_table(results, present=["01_dataset", "04_keras_mlp", "06_new"])
+    assert "| 01_dataset | 45.0 s | < 30 s | missed |" in text
+    assert "| 04_keras_mlp | 45.0 s | < 60 s | met |" in text
+    assert "| 05_gpu | fails: CellExecutionError: boom | < 30 s | missed |" in text
+    assert "| 06_new | – | – | not measured |" in text
+    results["targets"] = report.targets(results)
+    shown = report.page_targets(results, present=["01_dataset", "06_new"])
+    assert shown[-1] == {"target": "chapter 06_new executes within its budget",
+                         "measured": "–", "status": report.NOT_MEASURED}  # fmt: skip
+    assert len(shown) == len(results["targets"]) + 1
 
 
 def test_a_training_row_with_other_epochs_than_the_chapter_is_not_judged():
@@ -198,11 +250,15 @@ def test_performance_page_renders_any_results_file(tiny, tmp_path):
     from nbclient import NotebookClient
 
     out, _ = tiny
+    # The code the results measured (the page checks them against it) and the benchmark.
+    names = {name for section in report.CODE for name in report.code_files(section)}
+    names |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "benchmarks").glob("*.py")}
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
-    for module in (ROOT / "benchmarks").glob("*.py"):
-        shutil.copy(module, tmp_path / "benchmarks" / module.name)
     shutil.copy(out / "latest.json", tmp_path / "benchmarks" / "results" / "latest.json")
-    (tmp_path / "appendix").mkdir()
+    (tmp_path / "appendix").mkdir(exist_ok=True)
     texts = []
     for _ in range(2):
         notebook = jupytext.read(ROOT / "appendix" / "performance.py")
@@ -219,7 +275,10 @@ def test_performance_page_renders_any_results_file(tiny, tmp_path):
     assert texts[0] == texts[1]
     page = "\n".join(texts[0])
     results = json.loads((out / "latest.json").read_text())
-    assert results["machine"]["date"] in page
+    finished = results["provenance"]["gpu"]["finished"]
+    assert "`latest.json` was measured " in page and finished in page
+    assert "The code it measured is unchanged since." in page
+    assert f"| reading, training, gpu | {results['machine']['date']} |" in page
     assert "| helpers.load_data_fashion_mnist (in memory) |" in page
     assert "Not measured in this run." in page  # the tiny run has no chapters or book section
     assert f"did not measure {len(results['targets'])}." in page
