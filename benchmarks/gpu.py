@@ -385,7 +385,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="2,000 images, a few steps")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    from benchmarks import report  # what the results measured: hashes, commit, date
+
+    started, code, t0 = report.now(), report.code_hashes("gpu-targets"), time.perf_counter()
     results = {"machine": machine(), "tiny": args.tiny, **targets(args.tiny, args.repeat)}
+    command = "python -m benchmarks.gpu " + " ".join(argv if argv is not None else sys.argv[1:])
+    results["provenance"] = {
+        "gpu-targets": report.provenance(
+            "gpu-targets", command, started, code, time.perf_counter() - t0
+        )
+    }
     name = results["gpu"].get("device", "no-gpu")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"gpu-targets-{slug(name)}.json"

@@ -16,10 +16,15 @@ Stale entries fail too: a ``# claim:`` comment or an allow-list line that matche
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 from tools import notebooks
@@ -176,3 +181,37 @@ def test_sentences_skip_code_math_and_directives():
     assert not any(is_claim(s) for s in sentences(md))
     assert is_claim("The MLP reaches 0.88 on the validation set.")
     assert is_claim("It is 12x faster.") and is_claim("97% of them")
+
+
+def _cut_after(golden: Path, marker: str, tmp_path: Path) -> Path:
+    """A copy of a golden notebook that ends with the first cell whose source has ``marker``."""
+    nb = nbformat.read(golden, as_version=4)
+    last = next(i for i, c in enumerate(nb.cells) if marker in c.source)
+    nb.cells = nb.cells[: last + 1]
+    out = tmp_path / golden.name
+    nbformat.write(nb, out)
+    return out
+
+
+@pytest.mark.slow
+def test_a_contradicting_run_fails_the_claim_behind_much_faster(tmp_path):
+    """Chapter 1 says the in-memory loader is several times faster per batch. Slow it down in
+    a shadow copy of ``helpers`` and the hidden assert behind that sentence fails in nbval."""
+    notebook = _cut_after(
+        ROOT / "chapters" / "01_dataset.ipynb", "# claim: the in-memory loader is", tmp_path
+    )
+    shadow = tmp_path / "shadow"
+    shutil.copytree(ROOT / "helpers", shadow / "helpers")
+    loaders = shadow / "helpers" / "loaders.py"
+    pause = "            __import__('time').sleep(0.05)\n"
+    slow = loaders.read_text().replace("            yield X, y", pause + "            yield X, y")
+    assert slow != loaders.read_text(), "the planted slowdown found no place to go"
+    loaders.write_text(slow)
+    path = os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
+           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]  # fmt: skip
+    run = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}
+    )
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "AssertionError" in run.stdout and "assert ratio > 3" in run.stdout, run.stdout[-3000:]

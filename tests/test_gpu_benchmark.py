@@ -8,6 +8,8 @@ import json
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import gpu
 
@@ -15,12 +17,42 @@ needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CU
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
 
 
-def test_train_flops_counts_dense_and_conv_layers():
+def _counted(net: nn.Module, batch: int = 4) -> float:
+    """FLOP per image of a cross-entropy training step, counted by FlopCounterMode."""
+    X, y = torch.rand(batch, 28, 28), torch.zeros(batch, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(net(X), y).backward()
+    return counter.get_total_flops() / batch
+
+
+def test_train_flops_counts_what_a_step_computes():
+    """Three products per layer, less the first layer's input gradient (never computed)."""
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    assert gpu.train_flops(mlp) == 6 * (784 * 128 + 128 * 10)
+    by_hand = 2 * (3 * (784 * 128 + 128 * 10) - 784 * 128)  # 409,088
+    assert gpu.train_flops(mlp) == by_hand == _counted(mlp)
     conv = nn.Sequential(nn.Unflatten(1, (1, 28)), nn.Conv2d(1, 6, 5, padding=2))
-    assert gpu.train_flops(conv) == 6 * (6 * 28 * 28 * 25)
-    assert gpu.train_flops(gpu.lenet()) == 2_499_120
+    assert gpu.train_flops(conv) == 2 * 2 * (6 * 28 * 28 * 25)  # forward, weight gradient
+    lenet = gpu.lenet()
+    forward_macs = 6 * 28 * 28 * 25 + 16 * 10 * 10 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10
+    first_macs = 6 * 28 * 28 * 25
+    assert gpu.train_flops(lenet) == 2 * (3 * forward_macs - first_macs) == _counted(lenet)
+    assert gpu.train_flops(lenet) == 2_263_920
+
+
+def test_train_flops_is_per_image_and_leaves_no_gradients():
+    mlp = gpu.keras_mlp()
+    assert gpu.train_flops(mlp) == _counted(mlp, batch=1) == _counted(mlp, batch=16)
+    mlp.zero_grad(set_to_none=True)
+    gpu.train_flops(mlp)
+    assert all(p.grad is None for p in mlp.parameters())
+
+
+def test_six_times_the_multiply_adds_overstates_an_mlp_by_half():
+    """The old count (6 x multiply-adds for every layer) that issue 18 found too high."""
+    for hidden in (128, 4096):
+        mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+        naive = 6 * (784 * hidden + hidden * 10)
+        assert 1.45 < naive / gpu.train_flops(mlp) < 1.5
 
 
 def test_verdicts_compare_with_the_targets():
