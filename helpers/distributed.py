@@ -4,15 +4,18 @@ A notebook cannot ``mp.spawn`` a function defined in ``__main__``, so the chapte
 training script to a file and starts it with ``torchrun`` in a subprocess. ``launch`` runs one
 such job and turns a hang into a ``LaunchTimeout`` and a crashed worker into a
 ``LaunchError`` that names the failing rank. The workers call ``pick_backend``: ``nccl``
-when every process has its own GPU, ``gloo`` (CPU) otherwise. Introduced in "Data-parallel
-training" (``chapters/06_data_parallel.py``).
+when every process on their machine has its own GPU, ``gloo`` (CPU) otherwise. A job of one
+process needs no launcher: ``run_here`` runs it in the notebook's own process. Introduced
+in "Data-parallel training" (``chapters/06_data_parallel.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.distributed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,9 +44,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def pick_backend(world_size: int) -> str:
-    """Return ``"nccl"`` when each of ``world_size`` processes has a GPU, else ``"gloo"``."""
-    enough_gpus = torch.cuda.is_available() and torch.cuda.device_count() >= world_size
+def pick_backend(local_world_size: int) -> str:
+    """Return ``"nccl"`` when each process on this machine has a GPU of its own, else ``"gloo"``.
+
+    ``local_world_size`` is the number of processes on *this* machine, which ``torchrun``
+    sets as ``LOCAL_WORLD_SIZE`` (``--nproc-per-node``), not the whole job's ``WORLD_SIZE``:
+    2 machines with 2 GPUs each run 4 processes, 2 per machine, and use ``nccl``. Every
+    machine decides alone, so give them all the same number of GPUs.
+    """
+    if isinstance(local_world_size, bool) or not isinstance(local_world_size, int):
+        raise TypeError(f"local_world_size must be an int, got {local_world_size!r}")
+    if local_world_size < 1:
+        raise ValueError(f"local_world_size must be >= 1, got {local_world_size}")
+    enough_gpus = (
+        torch.cuda.is_available()
+        and torch.distributed.is_available()
+        and torch.distributed.is_nccl_available()
+        and torch.cuda.device_count() >= local_world_size
+    )
     return "nccl" if enough_gpus else "gloo"
 
 
@@ -166,3 +185,36 @@ def launch(
     """Run ``script`` on ``nproc`` processes of this machine; return what they printed."""
     command = torchrun_command(script, nproc, args)
     return finish(start(command, env), timeout, f"torchrun of {Path(script).name}")
+
+
+def run_here(script: str | Path, args: Sequence[str] = ()) -> str:
+    """Run ``script`` as a one-process job in this Python process; return what it printed.
+
+    One process needs no launcher: this sets what ``torchrun`` would set for it (``RANK``,
+    ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``, a free
+    ``MASTER_PORT``), ``sys.argv`` and one thread, as ``launch`` gives each worker, runs
+    the script with ``runpy``, and restores all of them afterwards. Python and PyTorch are
+    not started again, which saves seconds in a notebook.
+    """
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}  # fmt: skip
+    saved_env = {name: os.environ.get(name) for name in env}
+    saved_argv, saved_threads = sys.argv, torch.get_num_threads()
+    printed = io.StringIO()
+    try:
+        os.environ.update(env)
+        sys.argv = [str(script), *map(str, args)]
+        torch.set_num_threads(1)
+        with contextlib.redirect_stdout(printed):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()  # the script failed before it did
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        sys.argv = saved_argv
+        torch.set_num_threads(saved_threads)
+    return printed.getvalue()
