@@ -3,7 +3,7 @@
 The Chinese edition is the English book built with ``language = zh_CN``: Sphinx replaces each
 paragraph, heading and caption by its translation from ``locales/zh_CN/LC_MESSAGES/*.po``
 (``python -m tools.i18n build``). Code cells are never translated, so both editions run the
-same code and share one execution cache. This extension does four things:
+same code and share one execution cache. This extension does five things:
 
 * **Translated Markdown.** A translated message is parsed with the parser of its page. For a
   chapter (a jupytext ``.py`` page) that parser is myst-nb's, which would read the message as
@@ -15,11 +15,17 @@ same code and share one execution cache. This extension does four things:
 * **Colab and downloads in Chinese.** A Chinese chapter's "Colab" button opens
   ``chapters/zh/NAME.ipynb`` (Chinese prose, the English chapter's code and outputs; written by
   ``python -m tools.i18n notebooks``), and its ".ipynb" download is that notebook.
+* **Search in Chinese.** Sphinx cuts Chinese text into words with ``jieba`` (a dependency in
+  ``requirements.txt``); the search box matches whole words, so the glossary's terms (and
+  ``SEARCH_TERMS_ZH``) are given to jieba as a user dictionary: 过拟合 or 小批量随机梯度下降
+  are then indexed as one word each, not as 过 + 拟合 or 小批量 + 随机 + 梯度 + 下降.
 """
 
 from __future__ import annotations
 
 import html
+import logging as std_logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +39,19 @@ ZH_DIR = "zh"
 # The captions of _toc.yml's parts: sphinx-external-toc makes them without source text, so
 # gettext never extracts them. A caption missing here is a warning in the Chinese build.
 CAPTIONS_ZH = {"Chapters": "章节", "Appendix": "附录"}
+# The glossary, whose Chinese terms become whole words of the Chinese search index, and the
+# terms chapters 5 and 6 teach that the glossary may not list yet (repeating one is harmless).
+GLOSSARY = Path(__file__).resolve().parent.parent / "appendix" / "glossary.md"
+SEARCH_TERMS_ZH = [
+    "数据并行",
+    "全归约",
+    "核函数",
+    "检查点",
+    "提前停止",
+    "暂退法",
+    "计算图",
+    "启动开销",
+]
 
 
 def is_chinese(app: Sphinx) -> bool:
@@ -78,6 +97,45 @@ def translate_captions(app: Sphinx, doctree) -> None:
                     f"no Chinese caption for {caption!r}: add it to CAPTIONS_ZH",
                     type="course_i18n",
                 )
+
+
+# -- Search in Chinese -----------------------------------------------------------------------
+
+
+def search_terms_zh(glossary: Path = GLOSSARY) -> list[str]:
+    """The Chinese words the search index must keep whole: the glossary's, then the extras.
+
+    A cell of the glossary's Chinese column is one word ("softmax回归" too); a cell with
+    spaces or punctuation gives its runs of two or more characters that contain Chinese.
+    """
+    text = glossary.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", text, re.M)
+    terms: list[str] = []
+    for cell in [*(zh for en, zh in rows if en not in {"English", "---"}), *SEARCH_TERMS_ZH]:
+        for word in re.findall(r"\w+", cell):
+            if len(word) > 1 and re.search(r"[\u4e00-\u9fff]", word) and word not in terms:
+                terms.append(word)
+    return terms
+
+
+def search_dictionary(app: Sphinx, config) -> None:
+    """In the Chinese edition, give jieba the course's terms (``html_search_options``)."""
+    if not is_chinese(app):
+        return
+    try:
+        import jieba
+    except ImportError:
+        LOGGER.warning(
+            "jieba is not installed: the Chinese search index holds no Chinese words "
+            "(pip install -r requirements.txt)",
+            type="course_i18n",
+        )
+        return
+    jieba.setLogLevel(std_logging.WARNING)  # not "Building prefix dict ..." on every build
+    path = Path(app.doctreedir) / "search-terms-zh.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{term}\n" for term in search_terms_zh()), encoding="utf-8")
+    config.html_search_options = {**(config.html_search_options or {}), "dict": str(path)}
 
 
 # -- Language switch -------------------------------------------------------------------------
@@ -162,6 +220,7 @@ def download_chinese_notebooks(app: Sphinx, exception: Exception | None) -> None
 
 def setup(app: Sphinx) -> dict[str, Any]:
     _patch_notebook_parser()
+    app.connect("config-inited", search_dictionary)
     app.connect("doctree-read", translate_captions, priority=900)
     app.connect("html-page-context", add_language_switch, priority=700)
     # After the theme's launch buttons (priority 501).

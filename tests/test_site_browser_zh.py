@@ -4,16 +4,21 @@ Needs `make book` first (``_build/html`` and ``_build/html/zh``), Chromium (see
 ``test_site_browser.py``) and a CJK font (Debian's ``fonts-noto-cjk``). The whole of
 ``_build/html`` is served, so the language switch can be followed both ways. Screenshots of
 the Chinese pages go to ``_build/screenshots/zh/``: look at them (no tofu boxes).
+
+Search in Chinese needs ``jieba`` when the site is built (``requirements.txt``): the search
+box matches whole words, and ``_ext/course_i18n.py`` makes jieba keep the glossary's terms
+whole.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import threading
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import nbformat
 import pytest
@@ -35,6 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ZH = SITE / "zh"
 CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
 HAN = re.compile(r"[\u4e00-\u9fff]")
+# Terms a reader of d2l-zh searches for, and the page that teaches each.
+SEARCHES = {
+    "过拟合": "chapters/04_keras_mlp",
+    "交叉熵损失": "chapters/02_softmax_scratch",
+    "小批量随机梯度下降": "chapters/02_softmax_scratch",
+    "数据并行": "chapters/06_data_parallel",
+}
 
 
 def _html(path: Path) -> str:
@@ -81,6 +93,56 @@ def test_chinese_colab_button_opens_the_chinese_notebook(chapter):
     assert any(c.cell_type == "markdown" and HAN.search(c.source) for c in cells)
     download = ZH / "_sources" / f"{chapter}.ipynb"
     assert download.read_bytes() == notebook.read_bytes()
+
+
+@pytest.mark.parametrize("edition", ["", "zh/"], ids=["en", "zh"])
+def test_home_page_table_lists_every_chapter(edition):
+    """The home page's "What you will learn" table links every chapter, in order."""
+    table = re.search(r"<table.*?</table>", _html(SITE / edition / "index.html"), re.S)
+    assert table, f"{edition}index.html has no table"
+    assert re.findall(r'href="(chapters/[^"#]+)\.html', table.group(0)) == CHAPTERS
+
+
+@pytest.mark.parametrize("edition", ["", "zh/"], ids=["en", "zh"])
+def test_footer_year_is_the_license_year(edition):
+    """The footer's copyright (``_config.yml``) and LICENSE name the same year(s)."""
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    year = re.search(r"Copyright \(c\) (\d{4}(?:[-–]\d{4})?) ", license_text).group(1)
+    html = _html(SITE / edition / "index.html")
+    footer = re.search(r'<p class="copyright">(.*?)</p>', html, re.S).group(1).strip()
+    assert re.findall(r"\d{4}(?:[-–]\d{4})?", footer) == [year], f"{year} in LICENSE: {footer}"
+
+
+def _search_index() -> dict:
+    """The Chinese site's search index (``searchindex.js`` is ``Search.setIndex({...})``)."""
+    text = _html(ZH / "searchindex.js")
+    return json.loads(text[text.index("(") + 1 : text.rindex(")")])
+
+
+def _pages_with(index: dict, word: str) -> set[str]:
+    """The pages whose text (``terms``) or headings (``titleterms``) hold ``word``."""
+    found = set()
+    for kind in ("terms", "titleterms"):
+        docs = index[kind].get(word, [])
+        found |= {index["docnames"][i] for i in ([docs] if isinstance(docs, int) else docs)}
+    return found
+
+
+def test_chinese_search_index_holds_the_glossary_terms_whole():
+    """jieba cut the pages into words, and kept every term of the glossary whole."""
+    index = _search_index()
+    chinese = [t for t in [*index["terms"], *index["titleterms"]] if HAN.search(t)]
+    assert len(chinese) > 500, f"{len(chinese)} Chinese words in the index: is jieba installed?"
+    glossary = (ROOT / "appendix" / "glossary.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", glossary, re.M)
+    cells = [zh for en, zh in rows if en not in {"English", "---"}]
+    terms = {w for cell in cells for w in re.findall(r"\w+", cell) if len(w) > 1 and HAN.search(w)}
+    assert len(terms) >= 50
+    missing = sorted(t for t in terms if "appendix/glossary" not in _pages_with(index, t.lower()))
+    assert missing == [], f"glossary terms cut into pieces by the search index: {missing}"
+    for term, chapter in SEARCHES.items():
+        pages = sorted(_pages_with(index, term))
+        assert chapter in pages, f"{term} is not indexed on {chapter}, only on {pages}"
 
 
 # -- In the browser -------------------------------------------------------------------------
@@ -174,4 +236,27 @@ def test_chinese_next_links_walk_through_the_book(visit):
         path = urlparse(page.url).path.removeprefix(urlparse(visit.server).path)
         seen.append(path.removeprefix("zh/").removesuffix(".html"))
     assert seen == PAGES
+    assert visit.problems == [], "\n".join(visit.problems)
+
+
+@pytest.mark.parametrize("term", SEARCHES)
+def test_searching_a_chinese_term_finds_the_page_that_teaches_it(visit, term):
+    """Type the term into the search box of the Chinese home page, as a reader would."""
+    page = visit.open("zh/index.html")
+    page.locator("button.search-button__button:visible").first.click()
+    box = page.locator("#pst-search-dialog input[name='q']")
+    box.press_sequentially(term)
+    with page.expect_navigation(wait_until="load"):
+        box.press("Enter")
+    assert urlparse(page.url).path.endswith("/zh/search.html")
+    assert parse_qs(urlparse(page.url).query)["q"] == [term]
+    # The summary is written when the search has finished (results appear one by one).
+    page.locator("#search-results .search-summary").filter(has_text=re.compile(".")).wait_for()
+    links = page.locator("#search-results ul.search li > a")
+    found = [
+        urlparse(urljoin(page.url, links.nth(i).get_attribute("href"))).path
+        for i in range(links.count())
+    ]
+    teaches = f"/zh/{SEARCHES[term]}.html"
+    assert teaches in found, f"searching {term!r} did not find {SEARCHES[term]}: {found}"
     assert visit.problems == [], "\n".join(visit.problems)

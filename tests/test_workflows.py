@@ -30,4 +30,8 @@ def test_ci_has_cpu_matrix_gpu_job_and_deploy():
     assert jobs["gpu"]["env"]["COURSE_REQUIRE_GPU"] == "1"
     assert jobs["deploy"]["needs"] == "cpu"
     cpu_runs = " ".join(step.get("run", "") for step in jobs["cpu"]["steps"])
-    assert "make test" in cpu_runs and "dataset-fashion-mnist" in cpu_runs
+    assert "make test" in cpu_runs and ".ci/run packages" in cpu_runs
+    # One list of system packages, for .ci/run and this job alike (the data, the CJK font).
+    packages = (ROOT / ".ci" / "apt-packages.txt").read_text().split()
+    assert {"dataset-fashion-mnist", "fonts-noto-cjk", "chromium"} <= set(packages)
+    assert "apt-packages.txt" in (ROOT / ".ci" / "run").read_text()
