@@ -22,6 +22,7 @@ from helpers.distributed import (
     free_port,
     launch,
     pick_backend,
+    run_here,
     torchrun_command,
 )
 from helpers.keras import History, KerasModel, NonFiniteError
@@ -60,6 +61,7 @@ __all__ = [
     "launch", "load_data_fashion_mnist", "load_data_fashion_mnist_valid",
     "load_fashion_mnist_tensors", "pick_backend",
     "plot_confusion_matrix", "plot_history", "plot_image", "plot_value_array", "predict_ch3",
+    "run_here",
     "sgd", "show_images", "split_train_valid", "synchronize", "time_it", "torchrun_command",
     "train_ch3", "train_epoch_ch3", "try_all_gpus", "try_gpu",
 ]  # fmt: skip
