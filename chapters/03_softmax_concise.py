@@ -570,13 +570,15 @@ assert spread > 3 * abs(ours_acc - default_acc), (plain_accs, default_acc)
 # had underflowed to 0. `nn.CrossEntropyLoss` never computes that probability, and plain SGD
 # with a learning rate of 1 stays finite with it:
 
-# %% tags=["nbval-trained"]
+# %% tags=["nbval-ignore-output"]
 big_steps = softmax_regression()
 lr1_acc = valid_accs(big_steps, lr=1.0)[0]
 finite = all(bool(p.isfinite().all()) for p in big_steps.parameters())
 print(f"plain SGD, lr 1, one epoch: {lr1_acc:.4f}, weights finite: {finite}")
 
 # %% tags=["remove-cell"]
+# At lr 1 the run is chaotic: its accuracy differs between CPU kernels (AVX2 or not), so
+# the output is ignored and only what the prose says is asserted.
 # backs: stays finite with it
 assert finite and 0.5 < lr1_acc <= 1, lr1_acc
 
