@@ -5,29 +5,62 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHELL  := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
+# What the venv installs: the lock (exact versions and hashes, made by `make lock` from
+# requirements.txt's ranges). The weekly newest-versions workflow installs the ranges
+# themselves: `make test REQUIREMENTS=requirements.txt`.
+LOCK := requirements.lock
+REQUIREMENTS ?= $(LOCK)
+# `make test` ends with a summary (tools/summary.py): each step's time is appended to
+# STEPS under this invocation's RUN id, pytest's results go to REPORTS.
+REPORTS := _build/reports
+STEPS   := $(REPORTS)/steps.tsv
+RUN     := $(shell date +%s%N)
+# $(call timed,STEP,COMMANDS[,THEN]): run COMMANDS, record how long they took as STEP (to
+# the microsecond with bash 5's EPOCHREALTIME, else to the second), run THEN (ending in
+# `;`), and exit with COMMANDS' status. Its recipe lines start with @: it echoes COMMANDS.
+now   = $${EPOCHREALTIME:-$$(date +%s)}
+timed = echo '$(subst ','\'',$(strip $(2)))'; t0=$(now); set +e; ( set -e; $(2) ); status=$$?; set -e; mkdir -p $(REPORTS); \
+	echo "$(RUN)	$(1)	$$t0	$(now)" >> $(STEPS); $(3) exit $$status
 
-.PHONY: book test venv data lint notebooks check-notebooks gpu-notebooks bench clean
+.PHONY: book test venv lock data lint notebooks check-notebooks gpu-notebooks bench clean
 
 ## book: build the site into _build/html (executes changed chapters; -W: warnings fail),
 ## then the Chinese edition into _build/html/zh (same code: it reuses the execution cache)
 book: $(STAMP) data
-	$(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python -m tools.i18n build
+	@$(call timed,book,$(BIN)/jupyter-book build . -W --keep-going)
+	@$(call timed,zh,$(BIN)/python -m tools.i18n build)
 
-## test: lint, unit tests, nbval over every chapter, browser and Colab checks
+## test: lint, unit tests, nbval over every chapter, browser and Colab checks; then a
+## summary: tests passed, coverage, the five slowest tests, the time of each step
 test: book
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n auto --dist loadscope --nbval --cov=helpers --cov-report=term-missing:skip-covered
+	@$(call timed,lint,$(BIN)/ruff check . && $(BIN)/ruff format --check .)
+	rm -f $(REPORTS)/junit.xml $(REPORTS)/coverage.json
+	@$(call timed,tests,$(BIN)/pytest -n auto --dist loadscope --nbval \
+	    --cov=helpers --cov-report=term-missing:skip-covered \
+	    --cov-report=json:$(REPORTS)/coverage.json --junitxml=$(REPORTS)/junit.xml,\
+	    $(BIN)/python -m tools.summary --run $(RUN) --reports $(REPORTS);)
 
 venv: $(STAMP)
-$(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
-	$(BIN)/python -m pip install -q --no-deps -e .
+# pip reads its own configuration (PIP_FIND_LINKS, pip.conf, its cache): local wheels are
+# used when their hashes are in the lock. First pip itself, at the lock's version (its
+# line and hashes; a new pip installs the rest faster than the venv's bundled one). d2l's
+# metadata pins numpy==1.23.5 and more: --no-deps. helpers builds with the lock's
+# setuptools: --no-build-isolation.
+PIP_LINES := /^pip[=<>~ ]/,/^[a-z\#]/{/^pip/p;/^ *--hash/p}
+$(STAMP): $(REQUIREMENTS) pyproject.toml
+	@$(call timed,venv,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	    $(BIN)/python -m pip install -q -r <(sed -n '$(PIP_LINES)' $(REQUIREMENTS)); \
+	    $(BIN)/python -m pip install -q -r $(REQUIREMENTS); \
+	    $(BIN)/python -m pip install -q --no-deps d2l==1.0.3; \
+	    $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .)
 	touch $@
+
+## lock: re-resolve requirements.txt's ranges to the newest versions they allow, into
+## requirements.lock (from PyPI, every platform, Python >= 3.11); then `make test` and
+## commit both files
+lock: $(STAMP)
+	$(BIN)/uv pip compile requirements.txt --output-file $(LOCK) --upgrade --universal \
+	    --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
 ## data: verify (or fetch) Fashion-MNIST into data/FashionMNIST/raw
 data: $(STAMP)
@@ -53,7 +86,7 @@ bench: $(STAMP) data
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	@$(call timed,lint,$(BIN)/ruff check . && $(BIN)/ruff format --check .)
 
 clean:
 	rm -rf _build .jupyter_cache

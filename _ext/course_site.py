@@ -64,9 +64,27 @@ def notebook_beside(app: Sphinx, docname: str) -> Path | None:
     return notebook if notebook.is_file() else None
 
 
+# The language of the build in progress (``remember_language``): myst-nb calls
+# ``read_chapter`` without the application.
+_BUILD = {"chinese": False}
+
+
+def remember_language(app: Sphinx, config) -> None:
+    _BUILD["chinese"] = (config.language or "en").startswith("zh")
+
+
 def read_chapter(text: str, fmt: str = "py:percent"):
-    """myst-nb's reader for ``.py`` pages: a GPU chapter's fresh GPU run, or the source."""
-    return gpu_runs.read_chapter(text, fmt, ROOT)
+    """myst-nb's reader for ``.py`` pages: a GPU chapter's fresh GPU run, or the source.
+
+    In the Chinese edition, a GPU chapter's note (where its outputs come from, or that they
+    are pending) is the Chinese one (``course_i18n.translate_gpu_notes``).
+    """
+    notebook = gpu_runs.read_chapter(text, fmt, ROOT)
+    if _BUILD["chinese"]:
+        import course_i18n
+
+        course_i18n.translate_gpu_notes(notebook)
+    return notebook
 
 
 def gpu_run_of(app: Sphinx, docname: str) -> Path | None:
@@ -247,10 +265,17 @@ def add_alt_text(app: Sphinx, doctree: nodes.document) -> None:
             continue
         blocks = [b for b in cell.findall(nodes.literal_block) if _is_input(b, cell)]
         text = describe_cell(blocks[0].astext()) if blocks else None
-        if text is None:
+        if text is None and _BUILD["chinese"]:
+            text = f"“{page}”一页的代码单元格绘制的图"
+        elif text is None:
             text = f"Figure drawn by a code cell of the page {page!r}"
         for i, image in enumerate(images, start=1):
-            image["alt"] = text if len(images) == 1 else f"{text} ({i} of {len(images)})"
+            if len(images) == 1:
+                image["alt"] = text
+            elif _BUILD["chinese"]:
+                image["alt"] = f"{text}（共 {len(images)} 幅，第 {i} 幅）"
+            else:
+                image["alt"] = f"{text} ({i} of {len(images)})"
 
 
 # -- Executed pages --------------------------------------------------------------------------
@@ -320,6 +345,7 @@ def _table(header: list[str], rows: list[tuple[str, str]]) -> nodes.table:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("config-inited", remember_language)
     app.connect("source-read", depend_on_results)
     app.connect("source-read", depend_on_gpu_run)
     # The theme builds its buttons at priority 501: name the notebook before, prune after.

@@ -151,3 +151,14 @@ def test_colab_opens_the_gpu_chapter_on_a_gpu_runtime():
     golden = nbformat.read(ROOT / "chapters" / "05_gpu.ipynb", as_version=4)
     assert golden.metadata["accelerator"] == "GPU"
     assert golden.metadata["colab"]["gpuType"] == "T4"
+
+
+def test_gpu_runs_does_not_import_notebooks():
+    """The tools depend one way (notebooks -> gpu_runs -> kernel): each reads on its own."""
+    import ast
+
+    tree = ast.parse((ROOT / "tools" / "gpu_runs.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not any("notebooks" in name for name in names), names

@@ -35,3 +35,11 @@ def test_ci_has_cpu_matrix_gpu_job_and_deploy():
     packages = (ROOT / ".ci" / "apt-packages.txt").read_text().split()
     assert {"dataset-fashion-mnist", "fonts-noto-cjk", "chromium"} <= set(packages)
     assert "apt-packages.txt" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_newest_versions_workflow_installs_the_ranges_not_the_lock():
+    newest = yaml.safe_load((ROOT / ".github" / "workflows" / "newest.yml").read_text())
+    assert newest[True]["schedule"], "newest.yml runs on a schedule"  # YAML 1.1: on -> True
+    (job,) = newest["jobs"].values()
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert "make test REQUIREMENTS=requirements.txt" in runs

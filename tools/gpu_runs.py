@@ -23,6 +23,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+# tools.notebooks imports this module (its build-gpu/check-gpu commands); this module
+# never imports tools.notebooks: it executes chapters with tools.kernel.
+from tools.kernel import execute
+
 ROOT = Path(__file__).resolve().parent.parent
 GPU_RUNS = "gpu_runs"
 # Chapters that are about the GPU: Colab opens them on a GPU runtime, and their page is
@@ -82,8 +86,6 @@ def provenance(text: str) -> dict[str, str]:
 def build_gpu(source: Path, root: Path = ROOT, timeout: int = 1800) -> Path:
     """Execute a chapter on this machine's GPU and write ``gpu_runs/NAME.ipynb``."""
     import torch
-
-    from tools.notebooks import execute
 
     if not torch.cuda.is_available():
         raise RuntimeError(

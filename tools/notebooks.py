@@ -19,9 +19,11 @@ from pathlib import Path
 import jupytext
 import nbformat
 import yaml
-from nbclient import NotebookClient
 
+# The imports run one way: this module uses gpu_runs and kernel, neither imports it.
+# ``execute`` (tools/kernel.py) is also used from here: notebooks.execute(source).
 from tools import gpu_runs
+from tools.kernel import execute
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -104,20 +106,6 @@ def fix_setup_cell(source: Path) -> None:
         if _is_setup_cell(first) and not first.outputs and first.source != cell.source:
             first.source = cell.source
             nbformat.write(golden, target)
-
-
-def execute(source: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Execute a chapter top to bottom in a fresh kernel (cwd ``chapters/``); return it.
-
-    The notebook is an in-memory copy read by jupytext: the source is never written to.
-    """
-    notebook = jupytext.read(source)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-        resources={"metadata": {"path": str(source.parent)}},
-    )  # fmt: skip
-    client.execute()
-    return notebook
 
 
 # Golden notebooks are measurements: a chapter executed beside a build or a test run prints
