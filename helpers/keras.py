@@ -19,6 +19,8 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch
 # Adam's update of all the parameters as one fused kernel, not a loop of small ones per
 # parameter: on a CPU at batch 32 that loop took half of each step.
 FUSED = {"adam"}
+# What compile(autocast=...) accepts: float16 trains through a GradScaler (see _grad_scaler).
+AUTOCAST = (None, torch.bfloat16, torch.float16)
 
 
 def categorical_crossentropy(logits: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
@@ -71,16 +73,25 @@ class KerasModel:
         self.net, self.input_shape = net, tuple(input_shape)
         self.optimizer: torch.optim.Optimizer | None = None
         self.autocast: torch.dtype | None = None
+        self.scaler: torch.amp.GradScaler | None = None  # float16 autocast only
+        self.scaler_device: str | None = None
 
     def compile(
         self, optimizer="adam", loss="sparse_categorical_crossentropy", metrics=(), autocast=None
     ):
         """Choose the optimizer, loss and metrics, by name or as objects.
 
-        ``autocast`` (e.g. ``torch.bfloat16``) runs each forward pass and loss under
-        ``torch.autocast`` (chapter 5). Only those: a context left open around the whole loop
-        keeps reusing its cached low-precision copies of the weights, so nothing is learned.
+        ``autocast`` (``torch.bfloat16`` or ``torch.float16``) runs each forward pass and loss
+        under ``torch.autocast`` (chapter 5). Only those: a context left open around the whole
+        loop keeps reusing its cached low-precision copies of the weights, so nothing is
+        learned. float16 also trains through a ``torch.amp.GradScaler``: without it, gradients
+        below about 3e-8 would round to zero in float16.
         """
+        if autocast not in AUTOCAST:
+            raise ValueError(
+                f"autocast must be None, torch.bfloat16 or torch.float16, got {autocast!r}; "
+                "float16 trains with a torch.amp.GradScaler, bfloat16 needs none"
+            )
         if isinstance(optimizer, str):
             if optimizer.lower() not in OPTIMIZERS:
                 raise ValueError(f"unknown optimizer {optimizer!r}; use one of {list(OPTIMIZERS)}")
@@ -105,6 +116,7 @@ class KerasModel:
             raise ValueError(f"unknown metrics {unknown}; only 'accuracy' is supported")
         self.optimizer, self.loss, self.metrics = optimizer, loss, list(metrics)
         self.autocast = autocast
+        self.scaler = self.scaler_device = None  # made by _grad_scaler on a float16 pass
 
     def _data(self, x, y, name: str = "") -> tuple[torch.Tensor, torch.Tensor]:
         """Check ``x, y`` once, before any work, and against the loss; numpy arrays work."""
@@ -154,9 +166,23 @@ class KerasModel:
         labels = y.argmax(dim=1) if y.ndim == 2 else y
         return (logits.argmax(dim=1) == labels).sum()
 
+    def _grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
+        """float16 autocast's loss scaler for ``device`` (None without float16).
+
+        It multiplies the loss before ``backward`` so that small gradients survive float16,
+        divides them again before the step, and skips a step whose gradients overflowed. A
+        fused Adam reads its inf check on the device: no wait for the host at each step.
+        """
+        if self.autocast != torch.float16:
+            return None
+        if self.scaler is None or self.scaler_device != device.type:
+            self.scaler, self.scaler_device = torch.amp.GradScaler(device.type), device.type
+        return self.scaler
+
     def _run(self, x, y, batch_size: int, train: bool, shuffle: bool = True):
         self.net.train(train)
         device = self._device()
+        scaler = self._grad_scaler(device) if train else None
         # The loss of each step and the count of correct predictions stay on the device:
         # the host waits for them once per pass, not once per step.
         losses, correct = [], torch.zeros((), device=device)
@@ -167,8 +193,13 @@ class KerasModel:
                     loss = self.loss(logits, Y)
                 if train:
                     self.optimizer.zero_grad()
-                    loss.backward()
-                    self.optimizer.step()
+                    if scaler is None:
+                        loss.backward()
+                        self.optimizer.step()
+                    else:  # float16: through the loss scaler (chapter 5)
+                        scaler.scale(loss).backward()
+                        scaler.step(self.optimizer)
+                        scaler.update()
                 losses.append(loss.detach() * len(Y))
                 correct += self._step_metrics(logits.detach(), Y)
         losses = torch.stack(losses)

@@ -236,3 +236,57 @@ def test_fit_with_bfloat16_autocast_learns_as_well_as_float32(data, fitted):
     _, acc_fp32 = fitted[0].evaluate(data[2], data[3], verbose=0)
     assert acc > 0.7 and abs(acc - acc_fp32) < 0.05, (acc, acc_fp32)
     assert {p.dtype for p in model.net.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("bad", [torch.float32, torch.float64, "float16", "bfloat16"])
+def test_compile_refuses_an_autocast_it_cannot_train_naming_both_16_bit_types(bad):
+    with pytest.raises(ValueError, match=r"bfloat16 or torch\.float16.*GradScaler"):
+        KerasModel(mlp()).compile("adam", autocast=bad)
+
+
+def tiny_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy times 1e-6: its weight gradients (about 1e-8) underflow in float16."""
+    return 1e-6 * F.cross_entropy(logits, y)
+
+
+def test_float16_gradients_this_small_round_to_zero_without_a_scaler(data):
+    """The reason for the GradScaler, shown on the first layer of the chapter's MLP."""
+    net = mlp()
+    with torch.autocast("cpu", torch.float16):
+        loss = tiny_loss(net(data[0][:64]), data[1][:64])
+    loss.backward()
+    assert float(net[1].weight.grad.abs().max()) == 0.0  # every gradient rounded to zero
+    net.zero_grad()
+    tiny_loss(net(data[0][:64]), data[1][:64]).backward()  # the same step in float32
+    assert float(net[1].weight.grad.abs().max()) > 1e-9
+
+
+def test_float16_autocast_trains_through_a_grad_scaler(data):
+    """compile(autocast=torch.float16) scales the loss: the tiny gradients reach Adam."""
+    model = KerasModel(mlp())
+    model.compile("adam", tiny_loss, autocast=torch.float16)
+    before = model.net[1].weight.detach().clone()
+    torch.manual_seed(0)
+    model.fit(data[0][:64], data[1][:64], epochs=1, batch_size=64, verbose=0)
+    assert isinstance(model.scaler, torch.amp.GradScaler) and model.scaler_device == "cpu"
+    assert model.scaler.get_scale() > 1.0  # the factor the loss was multiplied by
+    assert not torch.equal(model.net[1].weight, before)  # the first layer learned
+    assert {p.dtype for p in model.net.parameters()} == {torch.float32}
+
+
+def test_float16_autocast_learns_and_evaluates_without_the_scaler(data):
+    model = KerasModel(mlp())
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], torch.float16)
+    torch.manual_seed(0)
+    history = model.fit(data[0][:2000], data[1][:2000], epochs=1, batch_size=64, verbose=0)
+    scale = model.scaler.get_scale()
+    _, acc = model.evaluate(data[2], data[3], verbose=0)
+    assert history.history["loss"][0] < 1.5 and acc > 0.6, (history.history, acc)
+    assert model.scaler.get_scale() == scale  # evaluate takes no step: the scaler is unused
+
+
+def test_bfloat16_autocast_needs_no_scaler(data):
+    model = KerasModel(mlp())
+    model.compile("adam", autocast=torch.bfloat16)
+    model.fit(data[0][:64], data[1][:64], epochs=1, batch_size=64, verbose=0)
+    assert model.scaler is None

@@ -13,6 +13,7 @@ import ast
 import builtins
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -311,3 +312,69 @@ def test_the_structural_check_flags_a_cell_without_asserts(tmp_path):
     assert check(None, []) == [f"{where}: no code cell follows"]
     nb.cells[1].outputs = []  # an ignored cell that prints nothing needs no assert
     assert check(None, []) == []
+
+
+# -- 3. Trained results regress loudly: a planted change to training fails ------------------
+
+
+def _one_epoch_loss(lr: float | None, threads: int, images, labels) -> str:
+    """Chapter 4's ex-mlp-2 run (one epoch of KerasModel's Adam on 5,000 images), printed."""
+    import torch
+    from torch import nn
+
+    import helpers
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+        model = helpers.KerasModel(net)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if lr is not None:  # the planted change: another default learning rate
+            for group in model.optimizer.param_groups:
+                group["lr"] = lr
+        loss = model.fit(images, labels, verbose=0).history["loss"][0]
+    finally:
+        torch.set_num_threads(before)
+    return f"sparse: {loss:.6f}\n"
+
+
+def test_the_trained_tolerance_passes_thread_noise_and_fails_a_changed_learning_rate(
+    fashion_tensors,
+):
+    """Measured here, not assumed: one thread against two agrees within ``TRAINED_RTOL``;
+    Adam's learning rate 0.001 -> 0.0012 does not."""
+    images, labels = fashion_tensors[0][:5000].float() / 255, fashion_tensors[1][:5000]
+    golden = _one_epoch_loss(None, 2, images, labels)
+    assert outputs_agree(golden, _one_epoch_loss(None, 1, images, labels), trained=True)
+    planted = _one_epoch_loss(0.0012, 2, images, labels)
+    assert not outputs_agree(golden, planted, trained=True), (golden, planted)
+
+
+@pytest.mark.slow
+def test_chapter_4_fails_under_nbval_when_helpers_changes_adams_learning_rate(tmp_path):
+    """The planted change of the review: KerasModel's default Adam lr 0.001 -> 0.0012, in a
+    shadow copy of ``helpers``. Chapter 4 prints the optimizer's settings where it compiles."""
+    golden = nbformat.read(ROOT / "chapters" / "04_keras_mlp.ipynb", as_version=4)
+    last = next(i for i, c in enumerate(golden.cells) if 'print(f"Adam: lr' in c.source)
+    golden.cells = golden.cells[: last + 1]
+    notebook = ROOT / "_build" / "nbval-gate" / f"planted-lr-{os.getpid()}.ipynb"
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(golden, notebook)
+    shadow = tmp_path / "shadow"
+    shutil.copytree(ROOT / "helpers", shadow / "helpers")
+    keras_py = shadow / "helpers" / "keras.py"
+    planted = keras_py.read_text().replace("else 0.001  # Keras", "else 0.0012  # Keras")
+    assert planted != keras_py.read_text(), "the planted change found no place to go"
+    keras_py.write_text(planted)
+    path = os.pathsep.join(filter(None, [str(shadow), str(ROOT), os.environ.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
+           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": path, "KERAS_BACKEND": "torch"}
+    try:
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    finally:
+        notebook.unlink()
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "Cell outputs differ" in run.stdout and "0.0012" in run.stdout, run.stdout[-3000:]
