@@ -1025,7 +1025,8 @@ print("a GradScaler's first factor:", scaler.get_scale())
 # %% [markdown]
 # Autocast wraps only the forward pass and the loss, never the backward pass or the
 # optimizer step. (`KerasModel.compile(..., autocast=torch.bfloat16)` does the same inside
-# each step; with `torch.float16` it also scales the loss with a `GradScaler`.) The optimizer is Adam with `fused=True`: one kernel updates every parameter,
+# each step; with `torch.float16` it also scales the loss with a `GradScaler`.) The
+# optimizer is Adam with `fused=True`: one kernel updates every parameter,
 # and with a scaler it takes the scale factor and the overflow check as tensors on the
 # device. An ordinary Adam would make `scaler.step` read on the CPU whether a gradient
 # overflowed: a synchronization at every step that only the float16 run pays, so comparing
