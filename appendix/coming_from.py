@@ -74,10 +74,10 @@ print("gather:  ", tuple(gathered.shape), "squeezed:", gathered.squeeze(1))
 print("gathered - picked has shape", tuple((gathered - picked).shape))
 
 # %% tags=["remove-cell"]
-# checks: so its result is a column
+# claim: so its result is a column
 assert picked.shape == (2,) and gathered.shape == (2, 1)
 assert torch.equal(gathered.squeeze(1), picked)
-# checks: mixing the two shapes broadcasts without an error
+# claim: mixing the two shapes broadcasts without an error
 assert (gathered - picked).shape == (2, 2)
 
 # %% [markdown]
@@ -112,7 +112,7 @@ drop.eval()  # what leaving autograd.record() did in gluon
 print("eval mode, x unchanged:", torch.equal(drop(x), x))
 
 # %% tags=["remove-cell"]
-# checks: does not turn dropout off
+# claim: does not turn dropout off
 with torch.no_grad():
     drop.train()
     assert not torch.equal(drop(x), x)
@@ -177,7 +177,7 @@ print(f"batches of 256: {kept}, or {discarded} with drop_last=True")
 # %% tags=["remove-cell"]
 assert X.shape == (256, 1, 28, 28) and y.dtype == torch.int64
 assert num_workers in (0, 2) and loader.num_workers == num_workers
-# checks: `True` discards
+# claim: `True` discards
 assert (kept, discarded) == (-(-60_000 // 256), 60_000 // 256)
 
 # %% [markdown]
@@ -261,13 +261,13 @@ for t in (1, 100, 1000, 10_000):
     print(f"step {t:6}: Keras's epsilon acts as eps = {scale:.3f} x epsilon")
 
 # %% tags=["remove-cell"]
-# checks: acts as PyTorch's
+# claim: acts as PyTorch's
 same = torch_first_step(eps_1)
 assert torch.allclose(keras, same, rtol=1e-4), (keras, same)
 # claim: It changes a step only where
 ours = torch_first_step(eps)
 assert keras[0] < 0.5 * ours[0] and torch.allclose(keras[2], ours[2], rtol=1e-5)
-# checks: larger in the first steps and equal to
+# claim: larger in the first steps and equal to
 assert 1 / (1 - b2) ** 0.5 > 30 and 1 / (1 - b2**10_000) ** 0.5 < 1.001
 
 # %% [markdown]
@@ -293,11 +293,11 @@ print("-log of the probabilities:", -torch.log(probs[range(2), label]))
 print("softmax twice (a mistake):", ce(probs, label))
 
 # %% tags=["remove-cell"]
-# checks: The first three lines agree
+# claim: The first three lines agree
 reference = ce(logits, label)
 assert torch.allclose(nll(nn.LogSoftmax(dim=1)(logits), label), reference)
 assert torch.allclose(-torch.log(probs[range(2), label]), reference, rtol=1e-3)
-# checks: squeezed into a narrow range
+# claim: squeezed into a narrow range
 # Softmax of probabilities: the loss lies in [log(e + K - 1) - 1, log(e + K - 1)].
 low = torch.log(torch.exp(torch.tensor(1.0)) + 2) - 1
 twice = ce(probs, label)
@@ -347,7 +347,7 @@ for name in names:
     print(f"d2l.{name:25} {'present' if hasattr(d2l, name) else 'missing'}")
 
 # %% tags=["remove-cell"]
-# checks: dropped four functions of d2l 0.x
+# claim: dropped four functions of d2l 0.x
 gone = ["train_ch3", "train_epoch_ch3", "evaluate_accuracy", "predict_ch3"]
 assert [name for name in names if not hasattr(d2l, name)] == gone
 assert all(callable(getattr(helpers, name)) for name in gone)
@@ -379,7 +379,7 @@ print(f"correct / count:               {correct / count:.4f}")
 print(f"helpers.evaluate_accuracy:     {exact:.4f}")
 
 # %% tags=["remove-cell"]
-# checks: the mistake
+# claim: the mistake
 assert len(batch_accs) == 40 and count == 10_000 and exact == correct / count
 assert abs(averaged - exact) > 1e-4, (averaged, exact)
 
@@ -423,7 +423,7 @@ print(textwrap.fill(", ".join(lacks), width=79))
 # %% tags=["remove-cell"]
 # claim: these are missing
 assert all(hasattr(d2l, name) for name in lacks), "d2l 1.0.3 has them all"
-# checks: are still in the package
+# claim: are still in the package
 assert [name for name in called if not hasattr(d2l, name)] == gone
 assert "train_ch3" not in lacks and {"Animator", "plt", "train_ch6"} <= set(lacks)
 

@@ -109,7 +109,7 @@ print("training examples:", len(mnist_train))
 print("test examples:    ", len(mnist_test))
 
 # %% tags=["remove-cell"]
-# Backs "with the same number of images of every class".
+# claim: with the same number of images of every class
 for ds, n in ((mnist_train, 6000), (mnist_test, 1000)):
     assert torch.bincount(ds.targets).tolist() == [n] * 10, ds
 
@@ -400,7 +400,7 @@ print("all four checksums match:", all(ok))
 print(f"hashing the four files: {cpu_seconds:.3f} s of CPU time")
 
 # %% tags=["remove-cell"]
-# Backs "costs a fraction of a second of CPU time".
+# claim: costs a fraction of a second of CPU time
 # About 55 MB of files; md5 runs at several hundred MB/s on one core.
 assert all(ok) and cpu_seconds < 1, cpu_seconds
 
@@ -618,7 +618,7 @@ print(
 )
 
 # %% tags=["remove-cell"]
-# Backs "agree up to about one step of 1/255".
+# claim: agree up to about one step of 1/255
 assert 0 < 255 * gap.max() < 1.5, gap.max()
 
 # %% [markdown]

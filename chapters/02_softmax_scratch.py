@@ -334,6 +334,7 @@ largest = float((o.grad - by_hand).abs().max())
 print("largest difference below 1e-6:", largest < 1e-6)
 
 # %% tags=["remove-cell"]
+# claim: autograd agrees
 assert torch.allclose(o.grad, by_hand, atol=1e-6)
 
 # %% [markdown]

@@ -39,7 +39,7 @@ if importlib.util.find_spec("helpers") is None:
 # stability, and optimizers in `torch.optim`. Using them means less code and fewer places
 # for bugs, and the same pieces scale up to the deeper networks of the next chapters. This
 # chapter rebuilds the same model with them, trains it with the same `train_ch3`, and
-# checks, side by side with the scratch version, that nothing was lost on the way.
+# claim: , side by side with the scratch version, that nothing was lost on the way.
 
 # %%
 import math
@@ -102,7 +102,7 @@ for name, param in net.named_parameters():
 print("parameters:", sum(p.numel() for p in net.parameters()))
 
 # %% tags=["remove-cell"]
-# backs: The number of parameters is the same
+# claim: The number of parameters is the same
 assert sum(p.numel() for p in net.parameters()) == 784 * 10 + 10
 assert net[1].weight.shape == (10, 784), net[1].weight.shape
 
@@ -147,7 +147,7 @@ print(
 )
 
 # %% tags=["remove-cell"]
-# backs: a probability can underflow to exactly 0
+# claim: a probability can underflow to exactly 0
 assert probs[0, 0] == 0 and torch.isinf(-torch.log(probs[0, 0])), probs
 fused = nn.CrossEntropyLoss()(logits, label)
 assert torch.isfinite(fused) and abs(fused.item() - 200.0) < 1e-3, fused
@@ -263,11 +263,11 @@ print(
 )
 
 # %% tags=["remove-cell"]
-# backs: end with the same parameters, up to floating-point rounding
+# claim: end with the same parameters, up to floating-point rounding
 # claim: gives the same steps as chapter 2's `sgd`, up to rounding
 assert gap < 1e-4, gap
 assert (net[1].bias.detach() - b.detach()).abs().max() < 1e-4
-# backs: The curves look like those of chapter 2
+# claim: The curves look like those of chapter 2
 for key in history:
     curves = zip(history[key], history_scratch[key], strict=True)
     assert max(abs(c - s) for c, s in curves) < 1e-3, key
@@ -291,10 +291,10 @@ for name, n_params, hist in rows:
 # %% tags=["remove-cell"]
 params = [n_params for _, n_params, _ in rows]
 accs = [hist["test acc"][-1] for _, _, hist in rows]
-# backs: The parameter counts agree, the accuracies agree
+# claim: The parameter counts agree, the accuracies agree
 assert params == [7850, 7850], params
 assert abs(accs[0] - accs[1]) < 1e-3, accs
-# backs: Both reach the test accuracy we asked of chapter 2
+# claim: Both reach the test accuracy we asked of chapter 2
 assert all(a >= 0.82 for a in accs), accs
 assert all(h["train loss"][-1] < 0.5 for _, _, h in rows), rows
 
@@ -306,7 +306,7 @@ print(f"training time, from scratch: {time_scratch:.3f} s")
 print(f"training time, concise:      {time_concise:.3f} s")
 
 # %% tags=["remove-cell"]
-# backs: the times are of the same order
+# claim: the times are of the same order
 # One run each on a machine that may be busy: "the same order" means within
 # a factor of 10, a ratio that load alone does not produce.
 assert 0.1 < time_concise / time_scratch < 10, (time_concise, time_scratch)
@@ -391,7 +391,7 @@ step_gap = (one_step("none") - one_step("mean")).abs().max()
 print("same weights, up to rounding:", bool(step_gap < 1e-7))
 
 # %% tags=["remove-cell"]
-# backs: Nothing changes
+# claim: Nothing changes
 assert step_gap < 1e-7, step_gap
 
 # %% [markdown]
@@ -412,7 +412,7 @@ print(f"training:   {len(train_part.labels):,} images")
 print(f"validation: {len(valid_iter.labels):,} images")
 
 # %% tags=["remove-cell"]
-# backs: train on the other 50,000 training images
+# claim: train on the other 50,000 training images
 assert len(train_part.labels) == 50_000 and len(valid_iter.labels) == 10_000
 
 
@@ -459,13 +459,13 @@ print(f"largest |weight| drawn: {default.weight.abs().max():.4f}")
 print(f"largest |bias| drawn:   {default.bias.abs().max():.4f}")
 
 # %% tags=["remove-cell"]
-# backs: About the same
+# claim: About the same
 assert abs(ours_acc - default_acc) < 2 * se, (ours_acc, default_acc, se)
-# backs: draws the weights and the biases uniformly from
+# claim: draws the weights and the biases uniformly from
 bound = 1 / math.sqrt(784)
 assert 0.9 * bound < default.weight.abs().max() <= bound, default.weight
 assert 0.5 * bound < default.bias.abs().max() <= bound, default.bias
-# backs: small enough that no softmax saturates
+# claim: small enough that no softmax saturates
 X_valid, _ = next(iter(valid_iter))
 with torch.no_grad():
     for ours in (True, False):
@@ -508,9 +508,9 @@ print(f"with a softmax layer, one epoch: {double_acc:.4f}")
 print(f"without (exercise 2):            {ours_acc:.4f}")
 
 # %% tags=["remove-cell"]
-# backs: It learns, but more slowly
+# claim: It learns, but more slowly
 assert 0.3 < double_acc < ours_acc - 0.05, (double_acc, ours_acc)
-# backs: a gap of many standard errors
+# claim: a gap of many standard errors
 assert ours_acc - double_acc > 5 * se, (double_acc, ours_acc, se)
 
 # %% [markdown]
@@ -552,7 +552,7 @@ assert sum(a >= 0.82 for a in momentum_accs) == 4, momentum_accs
 assert min(momentum_accs) > 0.8, momentum_accs
 # claim: below 0.8 after one epoch in every order, and still below 0.82
 assert max(plain_accs) < 0.8 and max(plain_curve[:3]) < 0.82, plain_curve
-# backs: much less than the order of the batches alone
+# claim: much less than the order of the batches alone
 spread = max(plain_accs) - min(plain_accs)
 assert spread > 3 * abs(ours_acc - default_acc), (plain_accs, default_acc)
 
@@ -579,7 +579,7 @@ print(f"plain SGD, lr 1, one epoch: {lr1_acc:.4f}, weights finite: {finite}")
 # %% tags=["remove-cell"]
 # At lr 1 the run is chaotic: its accuracy differs between CPU kernels (AVX2 or not), so
 # the output is ignored and only what the prose says is asserted.
-# backs: stays finite with it
+# claim: stays finite with it
 assert finite and 0.5 < lr1_acc <= 1, lr1_acc
 
 # %% [markdown]
@@ -599,7 +599,7 @@ print("log_softmax + nll_loss:", nn.functional.nll_loss(log_probs, label))
 print("CrossEntropyLoss:      ", nn.CrossEntropyLoss()(logits, label))
 
 # %% tags=["remove-cell"]
-# backs: The same number
+# claim: The same number
 two_steps = nn.functional.nll_loss(log_probs, label)
 assert torch.allclose(two_steps, nn.CrossEntropyLoss()(logits, label))
 

@@ -181,7 +181,7 @@ print("d2l.try_all_gpus():", d2l.try_all_gpus())
 # depends on whether a GPU is present
 assert try_all_gpus() == (d2l.try_all_gpus() or [torch.device("cpu")])
 assert try_gpu(7).type in ("cpu", "cuda")
-# the prose: d2l 1.0.3 returns an empty list
+# claim: d2l 1.0.3 returns an empty list
 assert torch.cuda.is_available() or d2l.try_all_gpus() == []
 
 # %% [markdown]
@@ -374,7 +374,7 @@ Xd_test = X_test.to(device).float() / 255
 yd_train, yd_test = y_train.to(device), y_test.to(device)
 
 # %% tags=["remove-cell"]
-# the prose: a quarter of the bytes to copy
+# claim: a quarter of the bytes to copy
 assert X_train.dtype == torch.uint8
 assert megabytes(X_train) * 4 == megabytes(Xd_train)
 
@@ -402,7 +402,7 @@ print(f"test accuracy: {test_acc:.4f}")
 
 # %% tags=["remove-cell"]
 # Losses, accuracies and seconds depend on the hardware.
-# the prose: Two epochs in minibatches of 256 are enough to see it learn
+# claim: Two epochs in minibatches of 256 are enough to see it learn
 assert test_acc >= 0.8, f"test accuracy {test_acc:.4f} is below 0.8"
 assert len(history.history["loss"]) == 2
 assert history.history["loss"][1] < history.history["loss"][0], history
@@ -449,9 +449,9 @@ print(f"float32 product rate: {matmul_flops / 1e9:,.0f} GFLOP/s")
 # %% tags=["remove-cell"]
 # Timings depend on the hardware.
 assert no_sync > 0 and with_sync > 0 and matmul_flops > 1e8
-# the prose: differ only by noise
+# claim: differ only by noise
 assert on_gpu or 1 / 3 < no_sync / with_sync < 3, (no_sync, with_sync)
-# the prose: how long it took to *queue* the product
+# claim: how long it took to *queue* the product
 assert not on_gpu or no_sync < with_sync / 3, (no_sync, with_sync)
 
 # %% [markdown]
@@ -545,9 +545,10 @@ print(f"FlopCounterMode: {flops['MLP']:,} FLOP per image")
 # since their first layer does almost all of it.
 
 # %% tags=["remove-cell"]
-# the prose: three times the forward pass
+# claim: three times the forward pass
+# claim: the count by hand agrees
 assert flops["MLP"] == forward + weights + inputs, (flops, forward, inputs)
-# the prose: overstate the arithmetic of both MLPs by about half
+# claim: overstate the arithmetic of both MLPs by about half
 for name, widths in (("MLP", (784, 128, 10)), ("wide MLP", (784, 4096, 10))):
     naive = 6 * (widths[0] * widths[1] + widths[1] * widths[2])
     assert 1.4 < naive / flops[name] < 1.6, (name, naive, flops[name])
@@ -721,12 +722,12 @@ assert adam[("wide MLP", "cpu")] > 3 * adam[("MLP", "cpu")], adam
 # so the learning rate and the number of epochs may need to change with them.
 
 # %% tags=["remove-cell"]
-# the prose: a few million multiply-adds
+# claim: a few million multiply-adds
 assert 2e6 < 32 * flops["MLP"] / 2 < 1e7, flops
 # claim: the GPU waits for Python
 assert not on_gpu or kinds[("MLP", "cuda")] == "fixed-cost", kinds
-# the prose: The wider MLP and the CNN do many times more
-# the prose: two networks that do more arithmetic per image
+# claim: The wider MLP and the CNN do many times more
+# claim: two networks that do more arithmetic per image
 assert min(flops["wide MLP"], flops["LeNet"]) > 4 * flops["MLP"], flops
 
 # %% [markdown]
@@ -846,7 +847,7 @@ def test_accuracy(net):
 # ordinary steps (on the CPU: 5,000 images):
 
 # %% tags=["remove-cell"]
-# the prose: where a GPU waits for Python
+# claim: where a GPU waits for Python
 assert not on_gpu or kinds[("MLP", "cuda")] == "fixed-cost", kinds
 
 # %%
@@ -930,9 +931,9 @@ else:
 
 # %% tags=["remove-cell"]
 # depends on whether a GPU is present
-# the prose: caching allocator holds more than that
+# claim: caching allocator holds more than that
 assert not on_gpu or 0 < resident <= peak <= held < total_gib * 2**10
-# the prose: a small fraction of any current GPU's memory
+# claim: a small fraction of any current GPU's memory
 data_mib = megabytes(Xd_train, Xd_test, yd_train, yd_test, *params)
 assert data_mib < 512, data_mib
 assert not on_gpu or held < total_gib * 2**10 / 4, (held, total_gib)
@@ -972,12 +973,12 @@ print(
 )
 
 # %% tags=["remove-cell"]
-# the prose: values round to zero
-# the prose: round to zero in float16
+# claim: values round to zero
+# claim: round to zero in float16
 assert torch.tensor(2.0**-25 * 0.99).half().item() == 0
 assert torch.tensor(2.0**-25 * 1.01).half().item() == 2.0**-24
 assert torch.tensor(2.0**-25 * 1.01).half().item() > 0
-# the prose: (its smallest normal number)
+# claim: (its smallest normal number)
 assert torch.finfo(torch.float16).smallest_normal == 2.0**-14  # about 6e-5
 
 # %% [markdown]
@@ -1079,7 +1080,7 @@ for name, (seconds, _) in list(mixed.items())[1:]:
 # Timings and accuracies depend on the hardware.
 accs = [acc for _, acc in mixed.values()]
 assert min(accs) >= (0.8 if on_gpu else 0.5), mixed
-# the prose: The accuracies are close
+# claim: The accuracies are close
 assert max(accs) - min(accs) < (0.03 if on_gpu else 0.05), mixed
 assert base > 0 and n > 0 and device.type in ("cpu", "cuda"), (base, n)
 
@@ -1203,9 +1204,9 @@ print(f"resident {resident:.3f} s, copied {copied:.3f} s:"
 # %% tags=["remove-cell"]
 # depends on whether a GPU is present, and on the hardware
 assert resident > 0 and copied > 0 and device.type in ("cpu", "cuda")
-# the prose: the ratio is 1 up to noise there
+# claim: the ratio is 1 up to noise there
 assert on_gpu or 0.5 < ratio < 2, copy_s
-# the prose: each step now waits twice
+# claim: each step now waits twice
 assert not on_gpu or ratio > 1, copy_s
 
 # %% [markdown]
@@ -1262,7 +1263,7 @@ print(f"the cost per step:   {(logged - plain) * 1e6:.0f} µs")
 # %% tags=["remove-cell"]
 # depends on whether a GPU is present, and on the hardware
 assert plain > 0 and logged > 0 and device.type in ("cpu", "cuda"), runs
-# the prose: too small to show above the noise
+# claim: too small to show above the noise
 assert on_gpu or abs(logged - plain) < 0.5 * plain, runs
 
 # %% [markdown]
@@ -1308,7 +1309,7 @@ print("with the loss scaled:     ", w.grad.tolist())
 print("unscaled again in float32:", (w.grad.float() / 65536).tolist())
 
 # %% tags=["remove-cell"]
-# the prose: The gradient here is
+# claim: The gradient here is
 assert (w.grad.float() / 65536 - 1e-8).abs().max() < 1e-10, w.grad
 
 # %% [markdown]

@@ -125,8 +125,8 @@ for r in range(2):
     print(f"rank {r}: {len(part)} batches, first labels {labels}")
 
 # %% tags=["remove-cell"]
-# checks: The two ranks see different examples
-# checks: as many batches each; together they cover the
+# claim: The two ranks see different examples
+# claim: as many batches each; together they cover the
 shards = []
 for r in range(2):
     part = TensorLoader(X_train, y_train, 4, True, rank=r, world_size=2)
@@ -318,8 +318,8 @@ assert max(diffs) < 1e-5, "the two runs reached different weights"
 
 # %% tags=["remove-cell"]
 # the last bits of float32 sums depend on the CPU's vector instructions
-# checks: The weights agree to float32 rounding
-# checks: reach the same weights as one with batch 256
+# claim: The weights agree to float32 rounding
+# claim: reach the same weights as one with batch 256
 assert two.keys() == net.state_dict().keys()
 assert max(diffs) < 1e-5, diffs
 assert 0 < largest < 100, largest
@@ -559,7 +559,7 @@ for row in logs:
     )
 
 # %% tags=["remove-cell"]
-# checks: at least as good as after the first
+# claim: at least as good as after the first
 runs = [(r["world"], r["epoch"], r["batch"]) for r in logs]
 assert runs == [(2, 1, 128), (1, 2, 256)], logs
 assert [r["steps"] for r in logs] == [235, 235], logs
@@ -661,7 +661,7 @@ assert step > 0, step
 
 # %% tags=["remove-cell"]
 # With a GPU, the one-process run trained on it: compare CPU rows only.
-# checks: through `gloo`, which costs next
+# claim: through `gloo`, which costs next
 comm1, comm2 = cost[1][2], cost[2][2]
 if all(r["device"] == "cpu" for r in logs):
     assert comm1 < 0.25 * comm2, cost  # medians of 20; typically 10x or more
@@ -756,8 +756,8 @@ for name, size in (("this MLP", params), ("100x wider", 100 * params)):
 # large-scale training uses them; exercise 3 asks how large.
 
 # %% tags=["remove-cell"]
-# checks: For this MLP, $t_0$ dwarfs both
-# checks: the all-reduce is a few percent of the step
+# claim: For this MLP, $t_0$ dwarfs both
+# claim: the all-reduce is a few percent of the step
 # claim: NVLink keeps the all-reduce to about a fifth of the step
 # claim: between two nodes the network takes
 # claim: the step grows by little
@@ -848,7 +848,7 @@ print(f"{images:,} images per rank, {len(part)} steps")
 print(f"the last step has {images - 128 * (len(part) - 1)} images")
 
 # %% tags=["remove-cell"]
-# checks: 60,000 already is one, so nothing is added here
+# claim: 60,000 already is one, so nothing is added here
 assert images * 3 == len(y_train) == 60_000, images
 
 # %% [markdown]
@@ -905,8 +905,8 @@ print(f"the check passes without it: {gap < 1e-5}")
 
 # %% tags=["remove-cell"]
 # the last bits of float32 sums depend on the CPU's vector instructions
-# checks: rank 0 ends where the script's rank 0 did
-# checks: differ from the single-process run by far more than rounding
+# claim: rank 0 ends where the script's rank 0 did
+# claim: differ from the single-process run by far more than rounding
 assert gap > 1e-3, gap
 assert list(weights) == [True, False], weights.keys()
 for k, v in two.items():

@@ -38,6 +38,7 @@ ALLOWED = ROOT / "tests" / "claims"
 # Words and numbers that make a sentence depend on a measurement.
 CLAIM = re.compile(
     r"""\b(?:faster|slower|quicker|speed-?ups?|cheaper|costlier|more\ expensive
+    |more\ slowly|about\ the\ same|of\ the\ same\ order|much\ (?:less|more)|several\ times|agrees?
     |\d+(?:\.\d+)?\ ?x\b|times\ (?:as\ )?(?:fast|slow|\w+er)\b
     |higher|lower|better|worse|beats?|outperforms?|helps?|hurts?|improves?
     |most\ of|fewer|(?:launch|memory|compute|fixed-cost|bandwidth)-bound|dominat\w+
