@@ -39,7 +39,7 @@ if importlib.util.find_spec("helpers") is None:
 # stability, and optimizers in `torch.optim`. Using them means less code and fewer places
 # for bugs, and the same pieces scale up to the deeper networks of the next chapters. This
 # chapter rebuilds the same model with them, trains it with the same `train_ch3`, and
-# claim: , side by side with the scratch version, that nothing was lost on the way.
+# checks, side by side with the scratch version, that nothing was lost on the way.
 
 # %%
 import math
@@ -132,9 +132,8 @@ assert net[1].weight.shape == (10, 784), net[1].weight.shape
 logits = torch.tensor([[0.0, 50.0, 200.0]])
 label = torch.tensor([0])
 shifted = logits - logits.max(dim=1, keepdim=True).values
-probs = torch.exp(shifted) / torch.exp(shifted).sum(
-    1, keepdim=True
-)  # chapter 2's softmax
+exps = torch.exp(shifted)
+probs = exps / exps.sum(1, keepdim=True)  # chapter 2's softmax
 print("probabilities:", probs)
 print("two steps, -log(softmax):", -torch.log(probs[range(1), label]))
 print(
@@ -153,10 +152,11 @@ fused = nn.CrossEntropyLoss()(logits, label)
 assert torch.isfinite(fused) and abs(fused.item() - 200.0) < 1e-3, fused
 
 # %% [markdown]
-# d2l creates the loss with `reduction="none"`, which returns one loss per example, like our
-# `cross_entropy`; the default, `reduction="mean"`, returns their average as a single number.
-# `train_ch3` works with both: with an optimizer it back-propagates the mean, and for its
-# running totals it multiplies a mean by the batch size. We follow d2l.
+# d2l 0.x, which d2l-zh follows, creates the loss with `reduction="none"`, which returns one
+# loss per example, like our `cross_entropy`; the default, `reduction="mean"`, returns their
+# average as a single number. `train_ch3` works with both: with an optimizer it
+# back-propagates the mean, and for its running totals it multiplies a mean by the batch
+# size. We follow d2l.
 
 # %%
 loss = nn.CrossEntropyLoss(reduction="none")
@@ -171,10 +171,10 @@ print(torch.allclose(per_example.mean(), nn.CrossEntropyLoss()(net(X), y)))
 #
 # `torch.optim.SGD` performs the update that our `sgd` did, for every parameter it is given:
 # $\theta \leftarrow \theta - \eta \nabla_\theta \ell$ (TensorFlow 1.x's
-# `GradientDescentOptimizer`; its `AdamOptimizer` is `torch.optim.Adam`). Because it
-# receives the gradient of the *mean* loss, it needs no division by the batch size, and the
-# same learning rate of 0.1 gives the same steps as chapter 2's `sgd`, up to rounding (the
-# side-by-side check below).
+# `GradientDescentOptimizer`; its `AdamOptimizer` is `torch.optim.Adam`, up to where
+# $\epsilon$ enters, {ref}`coming-from-tf1`). Because it receives the gradient of the *mean*
+# loss, it needs no division by the batch size, and the same learning rate of 0.1 gives the
+# same steps as chapter 2's `sgd`, up to rounding (the side-by-side check below).
 
 # %%
 trainer = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -189,9 +189,8 @@ trainer = torch.optim.SGD(net.parameters(), lr=0.1)
 # training batches for the comparison at the end of the chapter.
 
 # %%
-W0 = (
-    net[1].weight.detach().clone()
-)  # the starting weights, for the comparison below
+# The starting weights, for the comparison below.
+W0 = net[1].weight.detach().clone()
 num_epochs = 10
 torch.manual_seed(1)  # the order of the training batches
 start = time.perf_counter()
@@ -325,7 +324,7 @@ assert 0.1 < time_concise / time_scratch < 10, (time_concise, time_scratch)
 #   softmax underflows to 0 and `-log` of it gives `inf`.
 # - `torch.optim.SGD` replaces our `sgd`; `train_ch3` accepts either.
 # - From the same starting weights and batches, the concise and the scratch implementations
-#   end with the same parameters.
+#   end with the same parameters, up to rounding.
 #
 # ## Exercises
 #
@@ -479,7 +478,8 @@ with torch.no_grad():
 # the weights and the biases uniformly from $\pm 1/\sqrt{784} \approx \pm 0.036$ (the
 # bound is $1/\sqrt{\text{inputs}}$ for both), so its biases do not start at zero. Either
 # start is small enough that no softmax saturates, and the loss of softmax regression is
-# convex, so from either start SGD heads for the same minimum.
+# convex (every local minimum is a global one), so from either start SGD heads for the same
+# lowest loss.
 # ```{solution-end}
 # ```
 #
@@ -577,8 +577,9 @@ finite = all(bool(p.isfinite().all()) for p in big_steps.parameters())
 print(f"plain SGD, lr 1, one epoch: {lr1_acc:.4f}, weights finite: {finite}")
 
 # %% tags=["remove-cell"]
-# At lr 1 the run is chaotic: its accuracy differs between CPU kernels (AVX2 or not), so
-# the output is ignored and only what the prose says is asserted.
+# At lr 1 the run is chaotic: its accuracy differs between CPU kernels
+# (AVX2 or not), so the output is ignored and only what the prose says is
+# asserted.
 # claim: stays finite with it
 assert finite and 0.5 < lr1_acc <= 1, lr1_acc
 
