@@ -173,17 +173,14 @@ print(softmax_naive(O))
 
 # %%
 def softmax(X):
-    X = (
-        X - X.max(dim=1, keepdim=True).values
-    )  # the largest score of each row becomes 0
+    X = X - X.max(dim=1, keepdim=True).values  # each row's largest becomes 0
     X_exp = torch.exp(X)
     return X_exp / X_exp.sum(1, keepdim=True)
 
 
 print(softmax(O))
-print(
-    torch.allclose(softmax(X), softmax_naive(X))
-)  # same result where the naive one works
+# the same result as the naive version where that one works:
+print(torch.allclose(softmax(X), softmax_naive(X)))
 
 # %% [markdown]
 # The same shift rescues the logarithm of the denominator, which we will meet in the loss. It
@@ -474,8 +471,9 @@ assert abs(sum(draws) / len(draws) - 0.1) < 0.02, draws
 assert max(draws) - min(draws) > 0.05, draws
 
 # %% [markdown]
-# From here on, `accuracy` and `evaluate_accuracy` are saved in `helpers` (as `helpers.accuracy` and
-# `helpers.evaluate_accuracy`): later chapters import them instead of rewriting them.
+# From here on, `accuracy` and `evaluate_accuracy` are saved in `helpers` (as
+# `helpers.accuracy` and `helpers.evaluate_accuracy`): later chapters import them instead
+# of rewriting them.
 #
 # ## Training
 #
@@ -594,9 +592,12 @@ plot_history(history)
 plt.show()
 
 # %% [markdown]
-# The training loss falls quickly in the first epochs and then slowly. After the first
-# epoch the validation accuracy stays a little below the training accuracy, by a gap that
-# does not grow with the epochs: a sign that a model this small does not overfit. Ten
+# The training loss falls quickly in the first epochs and then slowly. The training loss
+# and accuracy are averages over each epoch, taken while the model changes; the validation
+# accuracy is measured after it. So in the first epoch, which starts from a model that
+# guesses, the training accuracy lies below the validation accuracy. After it the
+# validation accuracy stays a little below the training accuracy, by a gap that does not
+# grow with the epochs: a sign that in ten epochs a model this small does not overfit. Ten
 # epochs are enough: over the last of them the validation accuracy gains little per epoch.
 # The numbers after the last epoch:
 
@@ -611,8 +612,10 @@ loss_curve, train_acc, valid_acc = (
 # claim: falls quickly in the first epochs and then slowly
 assert loss_curve[0] - loss_curve[2] > 3 * (loss_curve[7] - loss_curve[9])
 assert all(a > b for a, b in zip(loss_curve[:-1], loss_curve[1:], strict=True))
-# claim: by a gap that does not grow with the epochs
 gaps = [t - v for t, v in zip(train_acc, valid_acc, strict=True)]
+# claim: the training accuracy lies below the validation accuracy
+assert gaps[0] < 0, gaps
+# claim: by a gap that does not grow with the epochs
 assert all(0 < g < 0.04 for g in gaps[1:]), gaps
 assert gaps[-1] <= max(gaps[1:5]), gaps
 # claim: gains little per epoch
@@ -633,8 +636,9 @@ assert training_time > 0, training_time
 # Every setting is now fixed, so the model above is our final model, and only now do we
 # measure it on the test set. The test accuracy measures the same thing as the validation
 # accuracy, on other images; had our choices been tuned to the validation images, the test
-# accuracy would tend to come out lower. How far apart chance alone puts the two is given
-# by the standard error of an accuracy $p$ measured on $n$ images, $\sqrt{p(1-p)/n}$:
+# accuracy would tend to come out lower. Chance alone moves an accuracy $p$ measured on $n$
+# images by about its standard error, $\sqrt{p(1-p)/n}$, and the difference of two
+# accuracies measured on separate images by about $\sqrt{2}$ times that:
 
 # %% tags=["nbval-trained"]
 test_acc = evaluate_accuracy(net, test_iter)
@@ -659,8 +663,9 @@ assert test_acc > 0.82, test_acc
 # linear classifier, but trained on standardized pixels (each pixel shifted and scaled to
 # mean 0, variance 1) by a different solver, with a penalty on the size of the weights,
 # and the best of twelve settings (L1 or L2 penalty, three penalty strengths, multinomial
-# or one-vs-rest). So it shows what a tuned linear model can reach, not what our ten epochs
-# of SGD should. `sgd`, `train_epoch_ch3` and `train_ch3` are saved in `helpers` too.
+# or one-vs-rest), picked by their test accuracy, which flatters it a little. So it shows
+# what a tuned linear model can reach, not what our ten epochs of SGD should. `sgd`,
+# `train_epoch_ch3` and `train_ch3` are saved in `helpers` too.
 #
 # ## Prediction
 #
@@ -698,8 +703,8 @@ assert int((~right).sum()) == round((1 - test_acc) * 10_000), test_acc
 
 # %% [markdown]
 # The first few test images may all be classified correctly, which would flatter the
-# model. Instead we give `predict_ch3` one batch of the first four test images it gets right and
-# the first four it gets wrong:
+# model. Instead we give `predict_ch3` one batch of the first four test images it gets
+# right and the first four it gets wrong:
 
 # %%
 pick = torch.cat([right.nonzero()[:4, 0], (~right).nonzero()[:4, 0]])
@@ -832,16 +837,23 @@ assert costs["correct setup"][2] > 0.7, costs
 # Older notes met a diverging loss here, shrank the learning rate to $10^{-6}$ with batches
 # of 50, and trained on: they report the loss falling from about 4.7 to 2.7 in five epochs
 # and an accuracy of about 0.71. Their run survived because their hand-written softmax
-# computed in `float64`. A probability becomes 0 once it falls below the smallest number its
-# type holds (a few smaller, less precise numbers follow before 0). The cell prints that
-# number for each type, as $e^{-x}$: a true class whose score lies more than about $x$
-# below the largest gets a probability of 0, so `float64` can hold on far longer. It also
-# counts, for the raw-pixel model before any training, the validation images whose loss is
-# already infinite:
+# computed in `float64`. A probability becomes 0 once it falls below half the smallest
+# positive number its type holds. (Below about $10^{-38}$ in `float32` and $10^{-308}$ in
+# `float64`, the numbers a type holds are *subnormal*: they keep ever fewer significant
+# digits, down to that smallest one.) The cell prints that number for each type, as
+# $e^{-x}$: a true class whose score lies more than about $x$ below the largest gets a
+# probability of 0, so `float64` can hold on far longer. It also counts, for the raw-pixel
+# model before any training, the validation images whose loss is already infinite:
+
 
 # %%
+def smallest_positive(dtype):
+    zero = torch.zeros((), dtype=dtype)
+    return float(torch.nextafter(zero, zero + 1))  # the next number after 0
+
+
 for dtype in (torch.float32, torch.float64):
-    tiny = torch.finfo(dtype).tiny
+    tiny = smallest_positive(dtype)
     scores, _ = fresh_model(scale=255.0, dtype=dtype)
     with torch.no_grad():
         l = cross_entropy(softmax(scores(X_valid)), y_valid)
@@ -852,8 +864,11 @@ for dtype in (torch.float32, torch.float64):
 
 # %% tags=["remove-cell"]
 # claim: so `float64` can hold on far longer
-tiny32, tiny64 = (torch.finfo(t).tiny for t in (torch.float32, torch.float64))
+tiny32, tiny64 = map(smallest_positive, (torch.float32, torch.float64))
 assert math.log(tiny64) < 5 * math.log(tiny32), (tiny32, tiny64)
+# the probabilities that underflow are exactly 0 (subnormals are kept):
+assert float(softmax(torch.tensor([[0.0, -95.0]]))[0, 1]) > 0
+assert float(softmax(torch.tensor([[0.0, -110.0]]))[0, 1]) == 0
 # claim: whose loss is already infinite
 scores, _ = fresh_model(scale=255.0)
 with torch.no_grad():
@@ -905,7 +920,8 @@ assert math.isfinite(costs["correct setup"][1]), costs
 # takes twice the memory and twice the memory traffic, and most GPUs compute in `float64`
 # far more slowly than in `float32`: the T4 of a free Colab at 1/32 of its `float32` rate,
 # consumer GeForce cards at 1/64; only data-centre GPUs built for scientific computing,
-# such as the A100 and H100, come close. Scale the inputs, don't change the type.
+# such as the A100 and H100, run it at half their `float32` rate. Scale the inputs, don't
+# change the type.
 #
 # ### Initializing the weights with standard deviation 1
 #
@@ -1101,10 +1117,8 @@ def squared_loss(y_hat, y):
     return ((y_hat - nn.functional.one_hot(y, y_hat.shape[1])) ** 2).sum(1) / 2
 
 
-scores = torch.tensor(
-    [[-4.0, 0.0, 4.0]]
-)  # confident and wrong: the class is 0
-label = torch.tensor([0])
+scores = torch.tensor([[-4.0, 0.0, 4.0]])  # confident and wrong
+label = torch.tensor([0])  # the true class
 grads = {}
 for loss in (cross_entropy, squared_loss):
     o = scores.clone().requires_grad_()
@@ -1149,9 +1163,16 @@ others = [v for k, v in costs.items() if k != "correct setup"]
 assert all(costs["correct setup"][2] > acc for _, _, acc in others), costs
 ends = [end for _, end, _ in others]
 assert all(costs["correct setup"][1] < e or math.isnan(e) for e in ends)
+# claim: more than five times the standard error
+best = costs["correct setup"][2]
+se_valid = math.sqrt(best * (1 - best) / len(y_valid))
+assert all(best - acc > 5 * se_valid for _, _, acc in others), costs
 
 # %% [markdown]
 # The correct setup ends with the lowest loss and the highest accuracy: every mistake costs.
+# Each gap in accuracy is more than five times the standard error of an accuracy on the
+# 10,000 validation images, $\sqrt{p(1-p)/n}$, too large for the draw of the validation
+# images to explain.
 
 # %% [markdown]
 # ## Summary
@@ -1299,10 +1320,11 @@ assert all(abs(a - b) < 2e-3 for a, b in zip(*same_model, strict=True))
 
 # %% [markdown]
 # At 0.1 the stable loss trains the same model as the correct setup (its numbers agree, up
-# to rounding). At 1 it only oscillates: the losses of successive batches jump up and down
-# instead of settling, and the epoch ends with a much higher validation loss than at 0.1;
-# where its accuracy ends depends on where the last steps happened to land. Of the three
-# rates, 0.1 gives the lowest validation loss, which is why the chapter trains with it.
+# to rounding). At 1 it no longer diverges, it oscillates: the losses of successive batches
+# jump up and down instead of settling, and the epoch ends with a much higher validation
+# loss than at 0.1; where its accuracy ends depends on where the last steps happened to
+# land. Of the three rates, 0.1 gives the lowest validation loss, which is why the chapter
+# trains with it.
 # ```{solution-end}
 # ```
 #
@@ -1327,8 +1349,26 @@ print("n/10 - counts:", " ".join(f"{v:5.1f}" for v in guess))
 assert torch.allclose(b_start.grad, guess, atol=1e-4), b_start.grad - guess
 
 # %% [markdown]
-# With our small random start the probabilities are only close to 1/10, so the gradient is
-# close to these counts but not equal to them.
+# With our small random start the probabilities are only close to 1/10, and over a batch
+# their small deviations add up. The untrained model leans towards the same few classes
+# for most images (the counts of predicted classes above, for the very same start), so
+# at that start the gradient of $\mathbf{b}$ is off from $n/10 - n_j$ by several units:
+
+# %%
+scores, _ = fresh_model()  # the chapter's start: std 0.01, the same seed
+with torch.no_grad():
+    Y_hat = softmax(scores(X_batch))
+grad_b = (Y_hat - nn.functional.one_hot(y_batch, 10)).sum(0)
+print("random start: ", " ".join(f"{v:5.1f}" for v in grad_b))
+print("n/10 - counts:", " ".join(f"{v:5.1f}" for v in guess))
+
+# %% tags=["remove-cell"]
+# claim: is off from
+assert (grad_b - guess).abs().max() > 2, grad_b - guess
+# claim: the same few classes
+assert sorted(counts)[-2] + max(counts) > sum(counts) / 2, counts
+
+# %% [markdown]
 # ```{solution-end}
 # ```
 #
@@ -1389,9 +1429,8 @@ plt.show()
 # %%
 _, _, X_u8, y_u8 = load_fashion_mnist_tensors()
 X_f = X_u8.float().reshape(-1, 784) / 255
-centred = torch.stack([X_f[y_u8 == k].mean(0) for k in range(10)]) - X_f.mean(
-    0
-)
+class_means = torch.stack([X_f[y_u8 == k].mean(0) for k in range(10)])
+centred = class_means - X_f.mean(0)
 corr = [
     float(
         torch.corrcoef(torch.stack([weights[k].flatten(), centred[k]]))[0, 1]
