@@ -181,12 +181,13 @@ assert num_workers in (0, 2) and loader.num_workers == num_workers
 assert (kept, discarded) == (-(-60_000 // 256), 60_000 // 256)
 
 # %% [markdown]
-# On Windows (and macOS) the worker processes are started by *spawning* a fresh Python that
-# imports your script again, which is why d2l 0.x used no workers on Windows. In PyTorch a
-# script with workers must put its top-level code under `if __name__ == "__main__":`; in a
-# notebook, functions and datasets defined in the notebook cannot be sent to spawned
-# workers. The in-memory `TensorLoader` of {ref}`chap-dataset` sidesteps all of it: it uses
-# no workers, and that chapter times it against the `DataLoader`.
+# On Windows (and macOS) the worker processes are started by *spawning* a fresh Python
+# that imports your script again; d2l 0.x simply used no workers on Windows. In PyTorch,
+# where workers are spawned, a script with workers must put its top-level code under
+# `if __name__ == "__main__":`; in a notebook, functions and dataset classes defined in the
+# notebook cannot be sent to spawned workers. The in-memory `TensorLoader` of
+# {ref}`chap-dataset` sidesteps all of it: it uses no workers, and that chapter times it
+# against the `DataLoader`.
 #
 # (coming-from-tf1)=
 # ## TensorFlow 1.x and Keras
@@ -228,11 +229,12 @@ print({k: adam.defaults[k] for k in ("lr", "betas", "eps")})
 #   = -\eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \hat\epsilon / \sqrt{1 - \beta_2^t}}.$$
 #
 # So Keras's $\hat\epsilon$ acts as PyTorch's
-# $\epsilon = \hat\epsilon / \sqrt{1 - \beta_2^t}$, larger in the first steps and equal
-# to $\hat\epsilon$ later. It changes a step only where $\sqrt{\hat v_t}$ is as small as
-# that $\epsilon$: a weight whose gradients are tiny, or any weight when $\epsilon$ is set
-# large (TensorFlow's documentation suggests 1.0 or 0.1 for Inception on ImageNet). The
-# first step of each, written out for three gradients from tiny to large:
+# $\epsilon = \hat\epsilon / \sqrt{1 - \beta_2^t}$, larger in the first steps and close
+# to $\hat\epsilon$ after some thousands (the last lines below). It changes a step only
+# where $\sqrt{\hat v_t}$ is as small as that $\epsilon$: a weight whose gradients are
+# tiny, or any weight when $\epsilon$ is set large (TensorFlow's documentation suggests
+# 1.0 or 0.1 for Inception on ImageNet). The first step of each, written out for three
+# gradients from tiny to large:
 
 # %%
 lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
@@ -267,7 +269,7 @@ assert torch.allclose(keras, same, rtol=1e-4), (keras, same)
 # claim: It changes a step only where
 ours = torch_first_step(eps)
 assert keras[0] < 0.5 * ours[0] and torch.allclose(keras[2], ours[2], rtol=1e-5)
-# claim: larger in the first steps and equal to
+# claim: larger in the first steps and close
 assert 1 / (1 - b2) ** 0.5 > 30 and 1 / (1 - b2**10_000) ** 0.5 < 1.001
 
 # %% [markdown]
@@ -275,7 +277,8 @@ assert 1 / (1 - b2) ** 0.5 > 30 and 1 / (1 - b2**10_000) ** 0.5 < 1.001
 # probabilities; today's Keras tutorial outputs logits and says `from_logits=True`. PyTorch
 # has both ways. The usual one gives logits to `nn.CrossEntropyLoss`, which applies
 # log-softmax itself. The port of a softmax layer is `nn.LogSoftmax(dim=1)` as the last
-# layer, followed by `nn.NLLLoss()`, which only picks the entry of the label and negates it:
+# layer, followed by `nn.NLLLoss()`, which only picks the entry of the label and negates it
+# (and averages over the batch):
 # the network then outputs log-probabilities (`.exp()` turns them into probabilities),
 # computed in one stable step. What goes wrong is mixing the two: a softmax layer kept from
 # old code in front of `nn.CrossEntropyLoss` applies softmax twice. Nothing fails, but the
