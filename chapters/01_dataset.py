@@ -139,7 +139,9 @@ for i, name in enumerate(helpers.TEXT_LABELS):
     print(i, f"{name:10}", mnist_train.classes[i])
 
 # %%
-print(get_fashion_mnist_labels([mnist_train[i][1] for i in range(10)]))
+labels = [mnist_train[i][1] for i in range(6)]
+print(labels)
+print(get_fashion_mnist_labels(labels))
 
 # %% [markdown]
 # ## Looking at the data
@@ -164,12 +166,12 @@ print(ascii_art(mnist_train[0][0]))
 
 # %% [markdown]
 # On disk each pixel is a byte from 0 (background) to 255 (darkest ink); torchvision keeps
-# them all in `mnist_train.data`. Here is a patch of 4 × 12 raw pixels from the top of the
+# them all in `mnist_train.data`. Here is a patch of 4 × 8 raw pixels from the top of the
 # boot, and the same patch after `ToTensor`, which divides by 255:
 
 # %%
-print(mnist_train.data[0, 4:8, 8:20])
-print(mnist_train[0][0][0, 4:8, 8:20])
+print(mnist_train.data[0, 4:8, 12:20])
+print(mnist_train[0][0][0, 4:8, 12:20])
 
 # %% [markdown]
 # `mnist_train.data` and `mnist_train.targets` are the raw tensors torchvision read from the
@@ -207,9 +209,9 @@ mnist_train[0:9]
 
 # %%
 first_nine = torch.utils.data.Subset(mnist_train, range(9))
-print("Subset labels:   ", [label for _, label in first_nine])
+print("Subset labels:", [label for _, label in first_nine])
 X, y = next(iter(DataLoader(mnist_train, batch_size=9)))
-print("DataLoader batch:", X.shape, y)
+print("DataLoader:   ", X.shape, y)
 
 # %% [markdown]
 # ## Minibatches with a `DataLoader`
@@ -228,7 +230,7 @@ print("DataLoader batch:", X.shape, y)
 batch_size = 256
 train_iter = DataLoader(mnist_train, batch_size, shuffle=True, num_workers=2)
 X, y = next(iter(train_iter))
-print("X:", X.shape, X.dtype, "  [batch, channels, height, width]")
+print("X:", X.shape, X.dtype, " [batch, channels, height, width]")
 print("y:", y.shape, y.dtype)
 print("batches per epoch:", len(train_iter))
 
@@ -258,10 +260,11 @@ print(
 
 # %% [markdown]
 # Now the same pass through the course's in-memory loader, `TensorLoader`. It holds the whole
-# training set as one `uint8` tensor (one byte per pixel), and every batch is a single
-# indexing operation on it. One setting first: torch splits a large enough operation across
-# all the cores, but a batch of 256 small images is little work, and on a busy machine the
-# threads of one small operation can spend longer waiting for each other than computing.
+# training set as one `uint8` tensor (one byte per pixel), and cuts every batch from it
+# with a single indexing operation. One setting first: torch splits a large enough
+# operation across all the cores, but a batch of 256 small images is little work, and on a
+# busy machine the threads of one small operation can spend longer waiting for each other
+# than computing.
 # So we give torch one thread, as PyTorch gives each `DataLoader` worker:
 
 # %%
@@ -331,14 +334,16 @@ for X, y in train_iter:
 print("training batches:", len(train_iter), "test batches:", len(test_iter))
 
 # %% [markdown]
-# From the next chapter on, every chapter gets its data with this one call, or with the one
-# below. It has the name and the arguments of d2l 0.x's function, which d2l 1.0.3 still
-# ships (returning `DataLoader`s with 4 workers), although the d2l 1.x book uses a
-# `FashionMNIST` class instead ({ref}`coming-from-d2l`).
+# From the next chapter on, the chapters get their minibatches with this one call or with
+# the one below, or build a `TensorLoader` on the tensors of `load_fashion_mnist_tensors`
+# where they need the tensors themselves. `load_data_fashion_mnist` has the name and the
+# arguments of d2l 0.x's function, which d2l 1.0.3 still ships (returning `DataLoader`s
+# with 4 workers), although the d2l 1.x book uses a `FashionMNIST` class instead
+# ({ref}`coming-from-d2l`).
 #
-# Not all of the 60,000 training images will be trained on. Settings such as the learning
-# rate are chosen on a validation set of 10,000 of them, held out from training, and the
-# test set is used once, for the final model; {ref}`chap-softmax-scratch` explains why.
+# Settings such as the learning rate are chosen on a validation set: 10,000 of the 60,000
+# training images, held out from training while the choice is made. The test set is used
+# once, for the final model; {ref}`chap-softmax-scratch` explains why.
 # `load_data_fashion_mnist_valid` returns that split, a fixed draw from a seeded generator:
 
 # %%
@@ -365,10 +370,10 @@ print(f"validation images: {len(valid_iter.labels):,}")
 # the files are good, the check writes nothing; when they must be fetched, each file
 # appears under its final name only once it is complete, so two notebooks started at the
 # same time on a fresh machine cannot read each other's half-written file. A truncated or
-# corrupted file raises an error that says which file is wrong and how to get a good copy,
-# instead of failing later with a baffling shape error. So, to work offline, install the
-# Debian package or copy the four files once into a folder and point `FASHION_MNIST_ROOT`
-# at it.
+# corrupted file is replaced from the next place that has a good copy; where none has, the
+# error says which file is wrong and how to get a good one, instead of failing later with
+# a baffling shape error. So, to work offline, install the Debian package or copy the four
+# files once into a folder and point `FASHION_MNIST_ROOT` at it.
 
 # %%
 for name, (md5, _, shape) in helpers.data.FILES.items():
@@ -413,9 +418,9 @@ assert all(ok) and cpu_seconds < 1, cpu_seconds
 # - `helpers.fashion_mnist_dataset` is torchvision's `FashionMNIST` on verified local files;
 #   with `ToTensor` an example is a `float32` tensor `[1, 28, 28]` in [0, 1] and an `int`
 #   label, and `get_fashion_mnist_labels` turns labels into names.
-# - A `DataLoader` converts and stacks images one at a time; keeping the dataset as one tensor
-#   and indexing whole batches is several times faster per batch, and is what
-#   `load_data_fashion_mnist` does.
+# - A `DataLoader` converts images one at a time and then stacks them; keeping the dataset
+#   as one tensor and indexing whole batches is several times faster per batch, and is
+#   what `load_data_fashion_mnist` does.
 # - `mnist_train.data` and `.targets` are the raw `uint8` pixels and labels, untouched by
 #   `transform=`; a torchvision dataset takes one index, not a slice (use a `Subset` or a
 #   `DataLoader`).
@@ -518,14 +523,18 @@ with warnings.catch_warnings():
 #   while the worker prepares the next batch.
 # - **From 1 to 2 workers** a second core starts converting images: the only step in this
 #   table that adds computing power, once the cost of starting the workers is paid.
-# - **From 2 to 4 workers** adds no computing power, only more processes to start and
-#   more switching between them. The time stops improving once every core is busy.
+# - **From 2 to 4 workers** adds no computing power: two cores convert no more images per
+#   second however many processes share them, and there are more processes to start and
+#   to switch between. Twenty batches timed once are too few to show it reliably: the
+#   4-worker row comes out ahead of the 2-worker row in some runs and behind it in others.
+#   Over whole epochs, with the median of several repetitions, the
+#   {ref}`performance` appendix finds 4 workers no faster than 2 on its 2-core machine: the
+#   time stops improving once every core is busy.
 #
 # On a busy machine other programs hold the cores as well, so a worker seldom finds one
 # free, and the rows show mostly what it costs to start and to feed the workers. With more
-# cores, the time keeps improving up to about one worker per core (the {ref}`performance`
-# appendix times whole epochs with 0, 2 and 4 workers, with repetitions). The count that
-# matters is this one:
+# cores, the time keeps improving up to about one worker per core. The count that matters
+# is this one:
 
 # %% tags=["nbval-ignore-output"]
 cores = os.cpu_count()
@@ -622,8 +631,9 @@ print(
 assert 0 < 255 * gap.max() < 1.5, gap.max()
 
 # %% [markdown]
-# Both interpolate bilinearly (with antialiasing), so the two routes agree up to about
-# one step of 1/255: PIL rounds its result back to whole bytes, while the batched route
+# Both interpolate bilinearly (the antialiasing both apply matters only when shrinking),
+# so the two routes agree up to about one step of 1/255: PIL rounds to whole bytes after
+# each of its two passes (along the rows, then along the columns), while the batched route
 # keeps floats. That is far too small to matter to a model. What differs is the time: the
 # batched route is faster per batch as well, by the factor printed above.
 # ```{solution-end}
