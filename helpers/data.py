@@ -221,5 +221,5 @@ def fashion_mnist_dataset(train: bool = True, transform=None, root: str | Path |
 
 
 def get_fashion_mnist_labels(labels) -> list[str]:
-    """Return the text labels of numeric labels (d2l 0.17's function, still in d2l 1.0.3)."""
+    """Return text labels for numeric ones (d2l 0.17's; still in d2l 1.0.3)."""
     return [TEXT_LABELS[int(i)] for i in labels]

@@ -82,11 +82,13 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
         if self.world_size > 1 or self.epoch is not None:
-            order = self._shard()  # data parallel: this rank's share of the epoch
+            order = self._shard()  # data parallel: this rank's share
             n = len(order)
         else:
-            # A new order every epoch, drawn from torch's global generator (so seeds work).
-            order = torch.randperm(n).to(self.labels.device) if self.shuffle else None
+            # A new order each epoch (torch's global generator: seeds work).
+            order = None
+            if self.shuffle:
+                order = torch.randperm(n).to(self.labels.device)
         for start in range(0, n, self.batch_size):
             if order is None:
                 X = self.images[start : start + self.batch_size]
@@ -95,8 +97,8 @@ class TensorLoader:
                 idx = order[start : start + self.batch_size]
                 X, y = self.images[idx], self.labels[idx]
             X = X.unsqueeze(1).float().div_(255)
-            if self.resize is not None:
-                X = F.interpolate(X, size=self.resize, mode="bilinear", antialias=True)
+            if size := self.resize:  # bilinear with antialiasing, as PIL
+                X = F.interpolate(X, size, mode="bilinear", antialias=True)
             yield X, y
 
 
