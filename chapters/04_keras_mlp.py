@@ -259,19 +259,20 @@ assert final["MLP"] > final["softmax regression"], final
 #
 # The gain is small, and every accuracy here is an estimate from a sample of
 # images. An accuracy $p$ measured on $n$ images has a *standard error* of
-# $\sqrt{p(1-p)/n}$: measured on other images of the same kind, it would
-# typically land that far from its value here. Two accuracies measured on
-# different images can differ by a standard error or two by chance alone.
+# $\sqrt{p(1-p)/n}$: that is how far, typically, an accuracy measured on $n$
+# images lies from the accuracy on all images of the same kind. Two accuracies
+# measured on different images can differ by a standard error or two by chance
+# alone.
 #
 # Our two models are measured on the same images, which allows a sharper,
-# *paired* test. Only the images on which they disagree say anything about
-# which is better. If the hidden layer made no difference, each of those
-# would be as likely to be one that only the MLP gets right as one that only
-# softmax regression gets right, like the toss of a fair coin. *McNemar's
-# test* computes how unlikely a split at least as uneven as the one observed
-# would be under that assumption: its *p-value*. Every setting of the two
-# models is fixed, so this is the place to spend the test set, once for each
-# final model.
+# *paired* test. Only the images that exactly one of the two gets right say
+# anything about which is better. If the hidden layer made no difference, each
+# of those would be as likely to be one that only the MLP gets right as one
+# that only softmax regression gets right, like the toss of a fair coin.
+# *McNemar's test* computes how unlikely a split at least as uneven as the one
+# observed would be under that assumption: its *p-value*. Every setting of the
+# two models is fixed, so this is the place to spend the test set, once for
+# each final model.
 
 # %%
 _, test_iter = load_data_fashion_mnist(batch_size)
@@ -300,7 +301,8 @@ only_softmax = int((correct["softmax regression"] & ~correct["MLP"]).sum())
 print(f"right only with the hidden layer:    {only_mlp}")
 print(f"right only without the hidden layer: {only_softmax}")
 # McNemar's exact test: the chance that a fair coin, tossed once for each
-# image they disagree on, splits at least this unevenly (either way)
+# image only one of the two gets right, splits at least this unevenly
+# (either way)
 tosses, fewer = only_mlp + only_softmax, min(only_mlp, only_softmax)
 tail = sum(math.comb(tosses, k) for k in range(fewer + 1)) / 2**tosses
 p_value = min(1.0, 2 * tail)
@@ -339,7 +341,8 @@ assert only_mlp > 1.2 * only_softmax and p_value < 0.01, (only_mlp, p_value)
 # Either way the gain is small in this setting, at the price of many more
 # parameters and more arithmetic per step. The Keras tutorial's setting,
 # Adam with minibatches of 32 (eight times as many steps per epoch), gets
-# much more out of the same network, as the next sections show.
+# much more out of the same network, as the next sections show; there the
+# network also starts from PyTorch's default weights instead of ours.
 
 # %% [markdown]
 # ## The data as arrays
@@ -371,7 +374,8 @@ print("train labels:", tuple(y_train.shape), y_train.dtype)
 print("test images: ", tuple(X_test.shape), X_test.dtype)
 print("test labels: ", tuple(y_test.shape), y_test.dtype)
 print("label range: ", int(y_train.min()), "to", int(y_train.max()))
-print("class names: ", TEXT_LABELS)
+print("classes 0-4:  ", ", ".join(TEXT_LABELS[:5]))
+print("classes 5-9:  ", ", ".join(TEXT_LABELS[5:]))
 
 # %% [markdown]
 # Each of the ten classes has the same number of images in both sets:
@@ -424,7 +428,10 @@ plt.show()
 # sets the negative ones to zero, and the last `nn.Linear` gives ten logits
 # (Keras's `Dense(128, activation="relu")` then `Dense(10)`). As in
 # {ref}`mlp-scratch`, the ReLU keeps the two linear layers from collapsing
-# into one.
+# into one. Each `nn.Linear` draws its own starting weights and biases,
+# uniformly between $\pm 1/\sqrt{\text{inputs}}$ ($\pm 1/\sqrt{784}
+# \approx \pm 0.036$ in the first layer): PyTorch's default, not the
+# standard deviation 0.01 of the MLP from scratch.
 
 # %%
 torch.manual_seed(0)  # the same starting weights on every run
@@ -497,10 +504,12 @@ equal = torch.allclose(sparse, one_hot)
 print(f"sparse: {sparse:.4f}  one-hot: {one_hot:.4f}  equal: {equal}")
 
 # %% [markdown]
-# The sparse form saves memory (one integer instead of ten floats per label),
-# which is why the tutorial uses it. The one-hot form is needed when a label is
-# not a single class, e.g. with label smoothing, where the row holds
-# probabilities.
+# The sparse form takes the labels as the data set stores them and saves
+# memory (one integer instead of ten floats per label); the tutorial uses
+# it. The one-hot form is needed when a label is not a single class but a
+# row of probabilities (soft labels). In Keras it is also the form that
+# takes `label_smoothing`; PyTorch's
+# `nn.CrossEntropyLoss(label_smoothing=0.1)` smooths integer labels too.
 #
 # ## What `fit` does
 #
@@ -509,9 +518,9 @@ print(f"sparse: {sparse:.4f}  one-hot: {one_hot:.4f}  equal: {equal}")
 # logits and the loss, then the gradient, and takes an optimizer step: the
 # same lines as `train_epoch_ch3` in {ref}`chap-softmax-scratch`. After the
 # training pass it calls `_run` again on the validation data with
-# `train=False` (no gradients, no steps) and prints one line per epoch. Here
-# is `_run` itself, printed from the installed helper so it cannot drift from
-# the code that runs:
+# `train=False` (no gradients, no steps) and prints the epoch's results.
+# Here is `_run` itself, printed from the installed helper so it cannot drift
+# from the code that runs:
 
 # %%
 print(inspect.getsource(KerasModel._run))
@@ -521,15 +530,15 @@ print(inspect.getsource(KerasModel._run))
 # float16 gradients need a loss scaler, a subject of {ref}`chap-gpu`.
 #
 # Each step's loss and the count of correct predictions stay on the model's
-# device; they are stacked and summed once, at the end of the pass. Calling
-# `float(loss)` at every step would make the program wait for each step to
-# finish before it can queue the next one. A GPU works through queued steps
-# while the program prepares the following ones ({ref}`chap-gpu`), and such
-# waits can take that overlap away. The one check per pass also finds the
-# first step whose loss is NaN or infinite: `fit` then stops with a
-# `NonFiniteError` that names the epoch and the step, and puts back the
-# weights and optimizer state of that epoch's start, instead of training on
-# into a network of NaNs.
+# device: the count grows there, and the losses are stacked and summed once, at
+# the end of the pass. Calling `float(loss)` at every step would make the
+# program wait for each step to finish before it can queue the next one. A GPU
+# works through queued steps while the program prepares the following ones
+# ({ref}`chap-gpu`), and such waits can take that overlap away. The one check
+# per pass also finds the first step whose loss is NaN or infinite: `fit` then
+# stops with a `NonFiniteError` that names the epoch and the step, and puts
+# back the weights and optimizer state of that epoch's start, instead of
+# training on into a network of NaNs.
 #
 # ## Training
 #
@@ -553,10 +562,10 @@ print("fit:", tuple(X_fit.shape), " validation:", tuple(X_val.shape))
 # Ten epochs with Adam at Keras's default learning rate, in minibatches of
 # 32, as in today's version of the tutorial; the older version that many
 # notes follow trained for 5 epochs. We take the tutorial's settings and
-# check them on the validation curves below. Each line shows the loss and
-# accuracy on the training batches (averaged over the epoch while the
-# weights were still changing) and on the validation set (measured at the
-# end of the epoch), and the epoch's time.
+# check them on the validation curves below. For each epoch `fit` prints
+# its time, the loss and accuracy on the training batches (averaged over the
+# epoch while the weights were still changing), and those on the validation
+# set, `val_loss` and `val_accuracy` (measured at the end of the epoch).
 
 # %% tags=["nbval-ignore-output"]
 history = model.fit(
@@ -584,10 +593,17 @@ assert val_loss[-1] > h["loss"][-1] + 0.04, (val_loss[-1], h["loss"][-1])
 # claim: the training loss falls at every epoch
 drops = [a - b for a, b in zip(h["loss"], h["loss"][1:], strict=False)]
 assert min(drops) > 0, h["loss"]
-# claim: reaches its lowest value in one of the
+# Epochs 6 to 10 lie within a few percent of each other: with 1 thread
+# instead of 2, epoch 7 came within 1.5 % of the lowest (epoch 8 in both).
+# Which epoch is lowest may change with the machine, so the claims are about
+# the second half, and about means of three epochs.
+# claim: reaches its lowest value in the second half of training
+assert val_loss.index(min(val_loss)) >= 5, val_loss
 # claim: has no rising trend yet
 # claim: shows a generalisation gap, not yet overfitting
-assert val_loss.index(min(val_loss)) >= 7, val_loss
+assert statistics.mean(val_loss[-3:]) < statistics.mean(val_loss[3:6]), (
+    val_loss
+)
 
 # %% [markdown]
 # `history.history` holds one list per metric, as in Keras. We plot the losses
@@ -604,12 +620,12 @@ plt.show()
 
 # %% [markdown]
 # The training loss falls at every epoch. The validation loss falls with it,
-# then more slowly and with bumps, and reaches its lowest value in one of the
-# last three epochs: ten epochs are not too many for this network, so we keep
+# then more slowly and with bumps, and reaches its lowest value in the second
+# half of training: ten epochs are not too many for this network, so we keep
 # the tutorial's setting ({ref}`ex-mlp-3` asks what early stopping would
-# choose). The two loss curves cross. After the first epoch the validation
-# loss is below the training loss (an average over an epoch of
-# still-improving weights); after the last it is well above it.
+# choose). The two loss curves cross. After the first epoch the validation loss
+# is below the training loss (an average over an epoch of still-improving
+# weights); after the last it is well above it.
 #
 # ## Evaluating on the test set
 #
@@ -627,15 +643,19 @@ print(f"gap: {100 * (train_acc - test_acc):.1f} percentage points")
 # %% tags=["remove-cell"]
 # After ten epochs the losses differ between machines by up to 2.6 % (see
 # the fit cell above): asserted, not compared.
-# claim: in line with the TensorFlow tutorial's "about 0.88"
+# claim: Our two accuracies are in line with both
 assert 0.86 < test_acc < 0.90, f"test accuracy {test_acc:.4f}"
+assert 0.89 < train_acc < 0.94, f"train accuracy {train_acc:.4f}"
 # claim: does better on images it has seen than on new ones
 assert train_acc > test_acc + 0.02, (train_acc, test_acc)
 assert 0 < train_loss < test_loss < 0.6, (train_loss, test_loss)
 
 # %% [markdown]
-# The test accuracy is in line with the TensorFlow tutorial's "about 0.88" and
-# with the MLP (256-128-100) of the Fashion-MNIST benchmark table, 0.8833. The
+# The TensorFlow tutorial trains the same network for 10 epochs on all
+# 60,000 images; its text says it "reaches an accuracy of about 0.91 (or
+# 91%) on the training data", and the test accuracy it prints is about 0.88.
+# Our two accuracies are in line with both, and the test accuracy with the
+# MLP (256-128-100) of the Fashion-MNIST benchmark table, 0.8833. The
 # network does better on images it has seen than on new ones, by the gap
 # printed above: a *generalisation gap*. Part of what the parameters counted
 # by `summary()` learned is specific to the training images; the crossing of
@@ -731,12 +751,13 @@ plt.show()
 # %% [markdown]
 # ### Confident yet wrong
 #
-# A probability near 1 looks like confidence, but nothing in training made
-# these numbers honest: the loss keeps rewarding a higher probability for
-# the right class of each training image, so training pushes the
-# probabilities towards 0 and 1. How many of the wrong predictions on the
-# test set come with a probability above 0.9, and how often is a prediction
-# that sure right?
+# A probability near 1 looks like confidence. Averaged over new images,
+# cross-entropy rewards honest probabilities, but training minimises it on the
+# training images, where it keeps rewarding a higher probability for the right
+# class of each one. So training pushes the probabilities towards 0 and 1, and
+# on new images they can end up surer than they are right. How many of the
+# wrong predictions on the test set come with a probability above 0.9, and how
+# often is a prediction that sure right?
 
 # %% tags=["nbval-ignore-output"]
 sure = probs.max(dim=1).values > 0.9
@@ -788,7 +809,7 @@ with torch.no_grad():
     try:
         net(img)
     except RuntimeError as err:
-        print("without the batch dimension:", err)
+        print("without the batch dimension:\n ", err)
 
 # %% tags=["nbval-ignore-output"]
 one = model.predict(img[None])
@@ -811,7 +832,7 @@ assert same, (one[0], probs[0])
 
 # %%
 cm = confusion_matrix(y_test, pred)
-print(cm.shape, cm.sum(dim=1).tolist())
+print(tuple(cm.shape), cm.sum(dim=1).tolist())
 plot_confusion_matrix(cm)
 plt.show()
 
@@ -855,27 +876,28 @@ assert pair.split(" taken for ")[0].strip() in TEXT_LABELS, pair
 # %% [markdown]
 # The mistakes are not spread evenly. The largest ones are all among the
 # garments of similar outline: T-shirts/tops, pullovers, dresses, coats and
-# shirts, with shirts the worst class. At 28 by 28 grey pixels, a shirt and
-# a T-shirt differ by little more than a collar or buttons, and a pullover
-# and a coat by a zipper. Shoes, bags and trousers, whose outlines are
-# distinctive, are rarely confused. A flat MLP sees each pixel separately.
-# Convolutional networks, which look at local shapes (a collar, a row of
-# buttons), are the usual next step; training them for accuracy is beyond
-# this course, and {ref}`chap-gpu` uses a small LeNet-style one only to
-# measure speed.
+# shirts, with shirts the worst class. At 28 by 28 grey pixels, a shirt and a
+# T-shirt differ by little more than a collar or buttons, and a pullover and a
+# coat by a zipper. Shoes, bags and trousers, whose outlines are distinctive,
+# are rarely confused. An MLP does not know which pixels are neighbours:
+# shuffle the pixels of every image in the same way, and it learns just as
+# well. Convolutional networks, which look at local shapes (a collar, a row of
+# buttons), are the usual next step; training them for accuracy is beyond this
+# course, and {ref}`chap-gpu` uses a small LeNet-style one only to measure
+# speed.
 
 # %% [markdown]
 # (keras3-on-torch)=
 # ## The real Keras, on PyTorch
 #
-# Keras 3 runs on three backends: TensorFlow, JAX and PyTorch. The backend is
-# read from the environment variable `KERAS_BACKEND` once, when Keras is
-# first imported, so we set it before the import. (Colab preinstalls Keras 3
-# with the TensorFlow backend; the same lines switch it to PyTorch.) On a
-# machine with a GPU, Keras's PyTorch backend would put the model there;
-# `KERAS_TORCH_DEVICE` keeps it on the CPU, where `KerasModel` runs on this
-# page, so that the two are compared on the same hardware
-# ({ref}`chap-gpu` moves to the GPU).
+# Keras 3 trains on three backends: TensorFlow, JAX and PyTorch (two more,
+# NumPy and OpenVINO, only run models that are already trained). The backend is
+# read from the environment variable `KERAS_BACKEND` once, when Keras is first
+# imported, so we set it before the import. (Colab preinstalls Keras 3 with the
+# TensorFlow backend; the same lines switch it to PyTorch.) On a machine with a
+# GPU, Keras's PyTorch backend would put the model there; `KERAS_TORCH_DEVICE`
+# keeps it on the CPU, where `KerasModel` runs on this page, so that the two
+# are compared on the same hardware ({ref}`chap-gpu` moves to the GPU).
 
 # %%
 os.environ["KERAS_BACKEND"] = "torch"
@@ -938,7 +960,7 @@ tf_history = tf_model.fit(
 # Keras prints the epoch's time; its results are asserted, not compared.
 th = tf_history.history
 assert all(len(values) == keras_epochs for values in th.values()), th
-assert 0.84 < th["val_accuracy"][-1] < 0.90, th
+assert 0.82 < th["val_accuracy"][-1] < 0.90, th
 
 # %% [markdown]
 # `evaluate` and `predict` as in the tutorial, which wraps the model in a
@@ -994,21 +1016,24 @@ tf_lr = tf_adam.get_config()["learning_rate"]
 assert adam["lr"] == 0.001 and math.isclose(tf_lr, 0.001, rel_tol=1e-6), tf_lr
 gap = abs(h["val_accuracy"][k] - tf_history.history["val_accuracy"][k])
 # claim: close validation accuracies after the same number of epochs
-# claim: it learns the same
+# claim: it learns about as well
 assert gap < 0.03, gap
 assert [len(row) for row in rows] == [3, 3, 3], rows
 
 # %% [markdown]
-# The same network learns the same thing in both: equal parameter counts,
-# and close validation accuracies after the same number of epochs (the two
-# start from different random weights and draw their minibatches in a
-# different order). The difference is speed. To compare it fairly, we time
-# the same work on both: one `fit` of 100 training steps of 32 images,
-# repeated three times, alternating between the two, after a first round
-# that is not timed (it warms both up), and we take the median of each. Both
-# time fresh copies of their model, so the trained ones stay as they are.
+# The same network learns about as well in both: equal parameter counts,
+# and close validation accuracies after the same number of epochs. They are
+# not equal: the two draw their starting weights differently (Keras's
+# `Dense` draws Glorot-uniform weights, in a wider range than `nn.Linear`,
+# and starts its biases at zero), and their minibatches in a different
+# order. The clear difference is speed.
+#
+# To compare it fairly, we time the same work on both: one `fit` of 100
+# training steps of 32 images. Both time copies of their model
+# (`copy.deepcopy`, `keras.models.clone_model`), so the trained ones stay as
+# they are.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 model_copy = KerasModel(copy.deepcopy(net))
 model_copy.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                    metrics=["accuracy"])  # fmt: skip
@@ -1017,6 +1042,14 @@ tf_copy.compile(optimizer="adam", loss=tf_model.loss, metrics=["accuracy"])
 steps = 100
 x_steps, y_steps = train_images[: 32 * steps], train_labels[: 32 * steps]
 fits = {"KerasModel": model_copy.fit, "Keras 3": tf_copy.fit}
+
+# %% [markdown]
+# Each `fit` runs four times, alternating between the two. The first round
+# warms both up and is not counted; of the other three we take the median.
+# The time per step includes the set-up of each `fit`, spread over its 100
+# steps.
+
+# %% tags=["nbval-ignore-output"]
 seconds = {name: [] for name in fits}
 for _ in range(4):  # the first round warms up
     for name, fit in fits.items():
@@ -1036,7 +1069,7 @@ print(f"Keras 3 takes {ratio:.1f}x as long per step")
 assert list(fits) == list(per_step) == list(seconds), per_step
 assert all(len(t) == 4 for t in seconds.values()), seconds
 # claim: Keras 3 spends more time on each step
-# claim: The difference is speed
+# claim: The clear difference is speed
 # claim: spends more time per small step
 # claim: such per-step costs add up
 assert ratio > 1.3, per_step
@@ -1065,8 +1098,9 @@ assert ratio > 1.3, per_step
 # - Trained exactly like softmax regression (SGD, learning rate 0.1,
 #   batch 256, 10 epochs), the hidden layer gains little. A paired test on
 #   the same test images (McNemar's) says the gain is not chance; it does
-#   not cover the randomness of training. Adam with minibatches of 32 gets
-#   much more out of the same network.
+#   not cover the randomness of training. Adam with minibatches of 32 (and
+#   PyTorch's default initialisation) gets much more out of the same
+#   network.
 # - `compile` picks an optimizer, a loss and metrics; `fit` is a loop over
 #   epochs of the minibatch step from {ref}`chap-softmax-scratch`, with a
 #   validation pass after each one.
@@ -1082,7 +1116,7 @@ assert ratio > 1.3, per_step
 #   image.
 # - The tutorial's Keras code runs on PyTorch with `KERAS_BACKEND=torch`
 #   set before the import (with `keras.Input` for the first layer's shape);
-#   it learns the same, and spends more time per small step.
+#   it learns about as well, and spends more time per small step.
 #   `keras.datasets.fashion_mnist.load_data()` downloads the same data into
 #   `~/.keras/datasets/`.
 #
@@ -1119,9 +1153,10 @@ assert ratio > 1.3, per_step
 #
 # ````{exercise}
 # :label: ex-mlp-5
-# `KerasModel` and Keras 3 reach similar accuracies. Do they make the same
-# mistakes? Count the test images on which their predictions agree, and
-# those both get wrong.
+# `KerasModel` (trained for 10 epochs) and Keras 3 (for 1) train the same
+# network. Do they make the same mistakes? Count the test images on which
+# their predictions agree, and those both get wrong. How many would both get
+# wrong if their mistakes were independent?
 # ````
 #
 # ```{solution-start} ex-mlp-1
@@ -1131,9 +1166,10 @@ assert ratio > 1.3, per_step
 # $(\mathbf{X}\mathbf{W}_1 + \mathbf{b}_1)\mathbf{W}_2 + \mathbf{b}_2
 # = \mathbf{X}\mathbf{W} + \mathbf{b}$ with
 # $\mathbf{W} = \mathbf{W}_1\mathbf{W}_2$ (784 × 10) and
-# $\mathbf{b} = \mathbf{b}_1\mathbf{W}_2 + \mathbf{b}_2$. The largest
-# difference between the two ways of computing the scores is at the level of
-# float32 rounding:
+# $\mathbf{b} = \mathbf{b}_1\mathbf{W}_2 + \mathbf{b}_2$. The two ways of
+# computing the scores are equal in exact arithmetic (matrix products are
+# associative) but round differently, so they agree up to float32 rounding,
+# within the $10^{-4}$ that `allclose` allows here:
 
 # %%
 with torch.no_grad():
@@ -1195,10 +1231,20 @@ assert 0.4 < sparse_loss < 1.5, sparse_loss
 # %% tags=["nbval-ignore-output"]
 val_loss = history.history["val_loss"]
 best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1
-print("validation loss:", [round(v, 4) for v in val_loss])
+print("validation loss, epochs 1-5: ", [round(v, 4) for v in val_loss[:5]])
+print("validation loss, epochs 6-10:", [round(v, 4) for v in val_loss[5:]])
 print("lowest after epoch", best)
 
+# %% tags=["remove-cell"]
+# The losses come from training and differ with the hardware.
+assert len(val_loss) == 10 and val_loss[best - 1] == min(val_loss), val_loss
 
+# %% [markdown]
+# A function that replays early stopping on these losses, for a given
+# patience:
+
+
+# %% tags=["nbval-ignore-output"]
 def early_stopping(losses, patience):
     """Return (epoch it stops after, or None; epoch whose weights it keeps)."""
     kept, waited = 1, 0
@@ -1223,7 +1269,6 @@ for patience in (1, 2):
     stop, kept = early_stopping(val_loss, patience)
     end = stop or len(val_loss)
     assert val_loss[kept - 1] == min(val_loss[:end]), (val_loss, patience)
-assert val_loss[best - 1] == min(val_loss)
 assert when in (f"stops after epoch {stop}", "does not stop early"), when
 
 # %% [markdown]
@@ -1252,13 +1297,13 @@ with torch.no_grad():
     print("evaluation mode, equal:", torch.equal(first, second))
 
 # %% [markdown]
-# In training mode dropout zeroes a random fifth of the hidden units on
-# every call (and multiplies the others by $1/0.8$ so that the expected
-# value stays the same): the same image gets different scores each time. In
-# evaluation mode dropout does nothing, so predictions are deterministic
-# and use the whole network. `KerasModel._run` calls
-# `self.net.train(train)`, so `evaluate` and the validation pass use
-# evaluation mode.
+# In training mode dropout zeroes each hidden unit with probability 0.2 on
+# every call (about a fifth of them) and multiplies the others by $1/0.8$, so
+# that the expected value stays the same: the same image gets different scores
+# each time. In evaluation mode dropout does nothing, so predictions are
+# deterministic and use the whole network. `KerasModel._run` calls
+# `self.net.train(train)`, so `evaluate` and the validation pass use evaluation
+# mode.
 # ```{solution-end}
 # ```
 #
@@ -1274,6 +1319,8 @@ print(f"agree on {agree:.1%} of the test images")
 print(f"wrong: KerasModel {1 - test_acc:.1%}, Keras 3 {1 - tf_acc:.1%}")
 shared = both_wrong / (1 - test_acc)
 print(f"both wrong on {both_wrong:.1%}: {shared:.0%} of KerasModel's mistakes")
+independent = (1 - test_acc) * (1 - tf_acc)
+print(f"if their mistakes were independent: {independent:.1%}")
 
 # %% tags=["remove-cell"]
 # Predictions come from training and differ with the hardware.
@@ -1283,12 +1330,15 @@ assert 0.0 < both_wrong < min(1 - test_acc, 1 - tf_acc), both_wrong
 # claim: gets wrong, Keras 3 gets wrong too
 # claim: whoever trains it
 assert shared > 0.5, shared
+# claim: several times as many as independent mistakes would give
+assert both_wrong > 3 * independent, (both_wrong, independent)
 
 # %% [markdown]
-# They agree on most images, and most of the images `KerasModel` gets
-# wrong, Keras 3 gets wrong too, although it trained for fewer epochs: the
-# hard images (shirts against T-shirts, coats against pullovers) are hard
-# for this architecture, whoever trains it.
+# They agree on most images, and most of the images `KerasModel` gets wrong,
+# Keras 3 gets wrong too, although it trained for fewer epochs: several times
+# as many as independent mistakes would give. The hard images (shirts against
+# T-shirts, coats against pullovers) are hard for this architecture, whoever
+# trains it.
 # ```{solution-end}
 # ```
 #
