@@ -155,7 +155,9 @@ def check_quiet(allow_busy: bool = False) -> dict:
 def build(source: Path, timeout: int = 900, allow_busy: bool = False) -> Path:
     """Execute a chapter in a fresh kernel (cwd ``chapters/``) and write its notebook."""
     load = check_quiet(allow_busy)
+    started = time.perf_counter()
     notebook = execute(source, timeout)
+    load["seconds"] = round(time.perf_counter() - started, 1)
     notebook.metadata.pop("jupytext", None)
     notebook.metadata["course_execution"] = load
     if source.stem in GPU_CHAPTERS:
@@ -197,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             except BusyMachineError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 3
-            print(f"wrote {target.relative_to(ROOT)}")
+            seconds = nbformat.read(target, as_version=4).metadata["course_execution"]["seconds"]
+            print(f"wrote {target.relative_to(ROOT)} (executed in {seconds} s)")
     return 0
 
 
