@@ -25,10 +25,12 @@ timed = echo '$(subst ','\'',$(strip $(2)))'; t0=$(now); set +e; ( set -e; $(2) 
 .PHONY: book test venv lock data lint notebooks check-notebooks gpu-notebooks bench clean
 
 ## book: build the site into _build/html (executes changed chapters; -W: warnings fail),
-## then the Chinese edition into _build/html/zh (same code: it reuses the execution cache)
+## then the Chinese edition into _build/html/zh (same code: it reuses the execution cache),
+## then both as PDFs into _build/pdf, printed with Chromium (tools/pdf.py; CHROMIUM_PATH)
 book: $(STAMP) data
 	@$(call timed,book,$(BIN)/jupyter-book build . -W --keep-going)
 	@$(call timed,zh,$(BIN)/python -m tools.i18n build)
+	@$(call timed,pdf,$(BIN)/python -m tools.pdf)
 
 ## test: lint, unit tests, nbval over every chapter, browser and Colab checks; then a
 ## summary: tests passed, coverage, the five slowest tests, the time of each step

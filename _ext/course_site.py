@@ -1,6 +1,6 @@
 """A small Sphinx extension for the course's book (loaded by ``_config.yml``).
 
-It does six things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py`` pages:
+It does eight things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py`` pages:
 
 * **Colab and downloads.** A chapter's page is built from ``chapters/NAME.py``; the executed
   notebook ``chapters/NAME.ipynb`` sits beside it (written by ``make notebooks``). The theme
@@ -25,6 +25,10 @@ It does six things that Jupyter Book 1 and sphinx-book-theme do not do for ``.py
   reader in ``_config.yml``), with a note saying where its outputs came from; its
   ".ipynb" download is that notebook. Without one, the page is executed and says that the
   GPU outputs are pending.
+* **The book as a PDF.** ``make book`` prints each edition into one PDF (``tools/pdf.py``)
+  and copies it beside the edition's index page; every page's download menu offers it, and a
+  Markdown link to its file name (``[...](fashion-mnist-course.pdf)``, in ``index.md``)
+  points at it (``BookPdfLink``), in either edition at that edition's PDF.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -48,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # for tools.gpu_runs
     sys.path.insert(0, str(ROOT))
 
-from tools import gpu_runs  # noqa: E402
+from tools import gpu_runs, pdf  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 # Comment lines that say nothing about a figure.
@@ -234,6 +239,62 @@ def drop_duplicate_scripts(app: Sphinx, pagename: str, templatename, context, do
         context["script_files"][:] = kept
 
 
+# -- The book as a PDF -----------------------------------------------------------------------
+
+# The download menu's entry for the whole book, by edition (Chinese: True).
+BOOK_PDF_MENU = {
+    False: ("Book (.pdf)", "Download the whole book as a PDF"),
+    True: ("全书（.pdf）", "下载全书 PDF"),
+}
+
+
+def book_pdf_name() -> str:
+    """The file name of this edition's PDF (beside its index page)."""
+    return pdf.EDITIONS["zh" if _BUILD["chinese"] else "en"].pdf_name
+
+
+def offer_book_pdf(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Add the whole book's PDF to the theme's download menu."""
+    if doctree is None or "header_buttons" not in context:
+        return
+    text, tooltip = BOOK_PDF_MENU[_BUILD["chinese"]]
+    for group in context["header_buttons"]:
+        if group.get("label") == "download-buttons":
+            group["buttons"].append(
+                {
+                    "type": "link",
+                    "url": context["pathto"](book_pdf_name(), 1),
+                    "text": text,
+                    "tooltip": tooltip,
+                    "icon": "fas fa-file-pdf",
+                    "label": "download-book-pdf-button",
+                }
+            )
+
+
+class BookPdfLink(SphinxPostTransform):
+    """A Markdown link to the book's PDF (``[...](fashion-mnist-course.pdf)``) links it.
+
+    The PDF is written after the site, so MyST finds no such file and would warn that the
+    link's target is not found: this transform runs before MyST's resolver (priority 9).
+    A link to either edition's file name points at this edition's PDF.
+    """
+
+    default_priority = 5
+
+    def run(self, **kwargs) -> None:
+        from sphinx import addnodes
+
+        names = {edition.pdf_name for edition in pdf.EDITIONS.values()}
+        for node in list(self.document.findall(addnodes.pending_xref)):
+            if node.get("reftype") != "myst" or node.get("reftarget") not in names:
+                continue
+            up = "../" * self.env.docname.count("/")
+            link = nodes.reference("", "", refuri=up + book_pdf_name(), classes=["course-pdf-link"])
+            link += node.children
+            node.replace_self(link)
+
+
 # -- Alt text --------------------------------------------------------------------------------
 
 
@@ -353,6 +414,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", drop_launch_without_notebook, priority=600)
     app.connect("html-page-context", launch_gpu_run_in_colab, priority=600)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", offer_book_pdf, priority=600)
+    app.add_post_transform(BookPdfLink)
     app.connect("build-finished", copy_notebooks)
     app.connect("doctree-read", record_notebook_state)
     app.connect("doctree-read", add_alt_text)

@@ -280,6 +280,24 @@ def build(preview: bool = False) -> int:
     return code
 
 
+def singlehtml(outdir: Path = BUILD / "singlehtml-zh") -> int:
+    """Build the Chinese book as one HTML page into ``outdir``, for its PDF.
+
+    ``python -m tools.pdf`` calls it (``make book``), after preparing the ``singlehtml``
+    builder (``tools.pdf._prepare_singlehtml``). It reuses the Chinese site's doctrees
+    (``build`` writes them just before), so nothing is read or executed again: the page has
+    the site's outputs and figures.
+    """
+    start = time.perf_counter()
+    import yaml
+
+    title = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["title"]
+    zh = {"language": LANGUAGE, "html_title": translations().get(title, title)}
+    code = _build("singlehtml", outdir, zh, True, BUILD / ".doctrees-zh")
+    print(f"Chinese single page built in {time.perf_counter() - start:.1f} s (exit {code})")
+    return code
+
+
 # -- Markdown and notebooks ------------------------------------------------------------------
 
 

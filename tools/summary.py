@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "_build" / "reports"
-STEPS = ("venv", "book", "zh", "lint", "tests")
+STEPS = ("venv", "book", "zh", "pdf", "lint", "tests")
 
 
 def duration(seconds: float) -> str:
