@@ -117,7 +117,8 @@ display(Markdown(report.freshness_note("latest", results, stale)))
 # That is several Python calls and small allocations per image, 60,000 times an epoch:
 #
 # ```python
-# # the classic path, per image (torchvision's FashionMNIST.__getitem__ + ToTensor)
+# # the classic path, per image
+# # (torchvision's FashionMNIST.__getitem__, then ToTensor)
 # img = Image.fromarray(self.data[index].numpy(), mode="L")
 # img = to_tensor(img)  # uint8 HxWxC -> float CxHxW in [0, 1]
 # ```

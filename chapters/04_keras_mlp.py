@@ -949,7 +949,7 @@ print([type(layer).__name__ for layer in tf_model.layers])
 # the tutorial's 10, to keep this page quick (the time it prints is the
 # reason).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "wrap-output"]
 keras_epochs = 1
 tf_history = tf_model.fit(
     train_images, train_labels, epochs=keras_epochs,

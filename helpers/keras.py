@@ -183,12 +183,14 @@ class KerasModel:
         self.net.train(train)
         device = self._device()
         scaler = self._grad_scaler(device) if train else None
-        # The loss of each step and the count of correct predictions stay on the device:
-        # the host waits for them once per pass, not once per step.
+        # The loss of each step and the count of correct predictions stay on
+        # the device: the host waits for them once per pass, not once per step.
         losses, correct = [], torch.zeros((), device=device)
+        mixed = bool(self.autocast)
+        batches = self._batches(x, y, batch_size, shuffle=train and shuffle)
         with torch.set_grad_enabled(train):
-            for X, Y in self._batches(x, y, batch_size, shuffle=train and shuffle):
-                with torch.autocast(device.type, self.autocast, enabled=bool(self.autocast)):
+            for X, Y in batches:
+                with torch.autocast(device.type, self.autocast, enabled=mixed):
                     logits = self.net(X)
                     loss = self.loss(logits, Y)
                 if train:
@@ -207,7 +209,8 @@ class KerasModel:
         if bad.any():  # NaN or inf: say at which step it first happened
             step = int(bad.nonzero()[0]) + 1
             loss = float(losses[step - 1])
-            raise NonFiniteError(f"step {step} of {len(losses)}: the loss is {loss}", step=step)
+            message = f"step {step} of {len(losses)}: the loss is {loss}"
+            raise NonFiniteError(message, step=step)
         return float(losses.sum()) / len(y), float(correct) / len(y)
 
     def _line(self, loss: float, acc: float, prefix: str = "") -> str:
@@ -218,6 +221,9 @@ class KerasModel:
         self, x, y, epochs=1, batch_size=32, validation_data=None, verbose=1, shuffle=True
     ) -> History:
         """Train for ``epochs``, printing one Keras-like line per epoch; return a History.
+
+        With ``validation_data``, the epoch's validation results follow on a second,
+        indented line, so that each printed line fits in 79 characters.
 
         A NaN or infinite loss stops training with a ``NonFiniteError`` naming the epoch and
         the step, and puts back the weights (and optimizer state) of that epoch's start.
@@ -245,7 +251,7 @@ class KerasModel:
                     where = "validation_data, "
                     val = self._run(*validation_data, batch_size, train=False)
                     results["val_loss"], results["val_accuracy"] = val
-                    line += " - " + self._line(*val, prefix="val_")
+                    line += "\n    " + self._line(*val, prefix="val_")
             except NonFiniteError as error:
                 self.net.load_state_dict(saved[0])
                 self.optimizer.load_state_dict(saved[1])

@@ -120,13 +120,15 @@ def test_fit_improves_the_loss_and_records_history(fitted):
 
 
 def test_fit_prints_one_keras_line_per_epoch(fitted):
+    """One line per epoch, and the validation results on a second, indented one: each fits in
+    79 characters (the book's code boxes)."""
     _, history, text = fitted
-    lines = text.strip().split("\n")
-    assert len(lines) == 2
+    lines = text.strip("\n").split("\n")
+    assert len(lines) == 4 and max(len(line) for line in lines) <= 79, lines
     steps = -(-N_FIT // 64)
     pattern = (rf"Epoch (\d)/2 - {steps}/{steps} - [\d.]+s - loss: ([\d.]+) - accuracy: ([\d.]+)"
-               r" - val_loss: ([\d.]+) - val_accuracy: ([\d.]+)")  # fmt: skip
-    for epoch, line in enumerate(lines):
+               r"\n    val_loss: ([\d.]+) - val_accuracy: ([\d.]+)")  # fmt: skip
+    for epoch, line in enumerate(["\n".join(lines[i : i + 2]) for i in (0, 2)]):
         match = re.fullmatch(pattern, line)
         assert match, line
         assert int(match[1]) == epoch + 1

@@ -1,10 +1,10 @@
 """The built site, checked as a reader sees it: in a real browser, with no network.
 
-Needs `make book` first (the site in ``_build/html``) and a Chromium or Chrome binary
-(``CHROMIUM_PATH``, default ``/usr/bin/chromium``); Playwright drives it, and never downloads
-a browser. Every request that leaves the local server is blocked, so a page that needs a CDN
-fails here as it would for an offline reader. A screenshot of each page is saved to
-``_build/screenshots/``.
+Needs `make book` first (the site in ``_build/html``, or the folder named by ``COURSE_SITE``)
+and a Chromium or Chrome binary (``CHROMIUM_PATH``, default ``/usr/bin/chromium``); Playwright
+drives it, and never downloads a browser. Every request that leaves the local server is
+blocked, so a page that needs a CDN fails here as it would for an offline reader. A
+screenshot of each page is saved to ``screenshots/`` beside the site (``_build/screenshots/``).
 
 The first tests read the built HTML without a browser: the Colab links and the notebook
 downloads of every chapter.
@@ -29,8 +29,9 @@ import yaml
 from tools import gpu_runs
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "screenshots"
+# The built site (relative to the repository, or absolute); the Chinese edition is in zh/.
+SITE = ROOT / os.environ.get("COURSE_SITE", "_build/html")
+SCREENSHOTS = SITE.parent / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless",
@@ -62,10 +63,15 @@ def _repository() -> tuple[str, str]:
     return repo["url"].rstrip("/"), repo["branch"]
 
 
+def shown(path: Path) -> str:
+    """``path`` as a message names it: relative to the repository when it is inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _html(docname: str) -> str:
     path = SITE / f"{docname}.html"
     if not path.is_file():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` first")
+        pytest.fail(f"{shown(path)} is missing: run `make book` first")
     return path.read_text(encoding="utf-8")
 
 
@@ -92,7 +98,7 @@ def _links(docname: str) -> list[str]:
 def site() -> Path:
     """The built site; the tests fail with a clear message when it does not exist."""
     if not (SITE / "index.html").is_file():
-        pytest.fail(f"no built site in {SITE.relative_to(ROOT)}: run `make book` first")
+        pytest.fail(f"no built site in {shown(SITE)}: run `make book` first")
     return SITE
 
 
@@ -172,7 +178,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    """Serve ``_build/html`` on a free local port; yield the base URL."""
+    """Serve the site (``_build/html``) on a free local port; yield the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -336,22 +342,29 @@ def test_search_finds_the_chapter_by_its_title(visit, chapter):
 
 # -- Code width ----------------------------------------------------------------------------
 
-# Every code input block of a page (the source of a code cell), including collapsed ones.
-# ``_static/code-width.css`` makes 79 characters fit (jupyter-book links every CSS file in
-# ``_static/``).
+# Every preformatted block of a page's article: the source of each code cell, its outputs
+# (printed text, tracebacks) and the code blocks of the prose. ``_static/code-width.css`` makes
+# 79 characters fit in each (jupyter-book links every CSS file in ``_static/``), and wraps
+# tracebacks and the outputs of cells tagged ``wrap-output`` (output the book does not print).
+PRE_BLOCKS = "article pre"
 CODE_INPUTS = "article div.cell_input pre"
+PRINTED_OUTPUTS = "article div.cell_output div.output.stream pre"
+PROSE_CODE = "article pre:not(div.cell pre)"
 
 _SCROLLING_CODE = """selector => {
     // Collapsed code (hide-input cells, solutions) is measured open, as a reader opens it.
     document.querySelectorAll('article details').forEach(d => { d.open = true; });
     document.querySelectorAll('article .toggle-hidden').forEach(
         e => e.classList.remove('toggle-hidden'));
+    const kind = pre => pre.closest('div.cell_input') ? 'input'
+        : pre.closest('div.cell_output') ? 'output' : 'prose code';
     return Array.from(document.querySelectorAll(selector))
         .filter(pre => pre.scrollWidth > pre.clientWidth)
         .map(pre => {
             const lines = pre.innerText.split('\\n');
             const widest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
-            return `${pre.scrollWidth} > ${pre.clientWidth} px: ${widest.trim().slice(0, 60)}`;
+            return `${kind(pre)}, ${pre.scrollWidth} > ${pre.clientWidth} px: `
+                + widest.trim().slice(0, 60);
         });
 }"""
 
@@ -368,31 +381,54 @@ _CHARACTERS_THAT_FIT = """selector => {
 }"""
 
 
-def _plant_line(page, characters: int) -> None:
-    """Append a line of ``characters`` characters to the page's first code input."""
+def blocks_that_scroll(page, selector: str = PRE_BLOCKS) -> list[str]:
+    """Describe each block of ``selector`` wider than its box: 'kind, W > B px: widest line'.
+
+    Collapsed blocks (hidden inputs, solutions) are opened first, as a reader opens them.
+    """
+    return page.evaluate(_SCROLLING_CODE, selector)
+
+
+def _plant_line(page, selector: str, characters: int) -> None:
+    """Append a line of ``characters`` characters to the first block of ``selector``.
+
+    The block is marked ``planted``: ``pre.planted`` selects it alone.
+    """
     page.evaluate(
         """([selector, n]) => {
             const pre = document.querySelector(selector);
+            pre.classList.add('planted');
             pre.appendChild(document.createTextNode('\\n' + 'x = ' + '1'.repeat(n - 4)));
         }""",
-        [CODE_INPUTS, characters],
+        [selector, characters],
     )
 
 
 @pytest.mark.parametrize("docname", PAGES)
-def test_no_code_input_scrolls_sideways(visit, docname):
-    """At 1280 px, every code cell's source fits in its box (no horizontal scroll bar)."""
+def test_no_code_block_scrolls_sideways(visit, docname):
+    """At 1280 px, every code block fits in its box (no horizontal scroll bar): the cells'
+    sources and outputs, and the code in the prose."""
     page = visit.open(f"{docname}.html")
-    scrolling = page.evaluate(_SCROLLING_CODE, CODE_INPUTS)
+    scrolling = blocks_that_scroll(page)
     assert scrolling == [], f"{docname}: code that scrolls sideways:\n" + "\n".join(scrolling)
 
 
-def test_code_boxes_fit_79_characters_and_a_wider_line_is_caught(visit):
-    """The check above can fail: a planted 100-character line scrolls, a 79-character one fits."""
-    page = visit.open(f"{CHAPTERS[0]}.html")
-    assert page.evaluate(_CHARACTERS_THAT_FIT, CODE_INPUTS) >= 79
-    _plant_line(page, 79)
-    assert page.evaluate(_SCROLLING_CODE, CODE_INPUTS) == []
-    _plant_line(page, 100)
-    scrolling = page.evaluate(_SCROLLING_CODE, CODE_INPUTS)
-    assert len(scrolling) == 1 and "x = 111" in scrolling[0], scrolling
+@pytest.mark.parametrize(
+    ("docname", "selector", "kind"),
+    [
+        (CHAPTERS[0], CODE_INPUTS, "input"),
+        (CHAPTERS[0], PRINTED_OUTPUTS, "output"),
+        (PAGES[0], PROSE_CODE, "prose code"),
+    ],
+    ids=["input", "output", "prose"],
+)
+def test_code_boxes_fit_79_characters_and_a_wider_line_is_caught(visit, docname, selector, kind):
+    """The check above can fail: a planted 100-character line scrolls, a 79-character one fits,
+    in a cell's source, in its printed output and in a code block of the prose."""
+    page = visit.open(f"{docname}.html")
+    assert page.evaluate(_CHARACTERS_THAT_FIT, selector) >= 79
+    _plant_line(page, selector, 79)
+    assert blocks_that_scroll(page, "pre.planted") == []
+    _plant_line(page, selector, 100)
+    caught = [s for s in blocks_that_scroll(page) if "x = 111" in s]
+    assert len(caught) == 1 and caught[0].startswith(f"{kind}, "), caught

@@ -1,6 +1,7 @@
 """The Chinese edition as a reader sees it, beside the English one, in Chromium, offline.
 
-Needs `make book` first (``_build/html`` and ``_build/html/zh``), Chromium (see
+Needs `make book` first (``_build/html`` and ``_build/html/zh``, or the site named by
+``COURSE_SITE`` and its ``zh/``), Chromium (see
 ``test_site_browser.py``) and a CJK font (Debian's ``fonts-noto-cjk``). The whole of
 ``_build/html`` is served, so the language switch can be followed both ways. Screenshots of
 the Chinese pages go to ``_build/screenshots/zh/``: look at them (no tofu boxes).
@@ -34,6 +35,8 @@ from test_site_browser import (
     _QuietHandler,
     _repository,
     _wait_for_math,
+    blocks_that_scroll,
+    shown,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +54,7 @@ SEARCHES = {
 
 def _html(path: Path) -> str:
     if not path.is_file():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` first")
+        pytest.fail(f"{shown(path)} is missing: run `make book` first")
     return path.read_text(encoding="utf-8")
 
 
@@ -150,9 +153,9 @@ def test_chinese_search_index_holds_the_glossary_terms_whole():
 
 @pytest.fixture(scope="module")
 def server():
-    """Serve ``_build/html`` (both editions) on a free local port; yield the base URL."""
+    """Serve the site (``_build/html``, both editions) on a free local port; yield its URL."""
     if not (ZH / "index.html").is_file():
-        pytest.fail("no Chinese site in _build/html/zh: run `make book` first")
+        pytest.fail(f"no Chinese site in {shown(ZH)}: run `make book` first")
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -208,6 +211,15 @@ def test_chinese_page_renders_offline_with_a_cjk_font(visit, docname):
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{docname.replace('/', '_')}.png"), full_page=True)
     assert visit.problems == [], f"zh/{docname}: " + "\n".join(visit.problems)
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_chinese_code_block_scrolls_sideways(visit, docname):
+    """At 1280 px, every code block of a Chinese page fits in its box: the cells' sources and
+    outputs, and the code in the prose (the English test's check)."""
+    page = visit.open(f"zh/{docname}.html")
+    scrolling = blocks_that_scroll(page)
+    assert scrolling == [], f"zh/{docname}: code that scrolls sideways:\n" + "\n".join(scrolling)
 
 
 def _click_switch(visit) -> str:
