@@ -201,11 +201,14 @@ def test_chapter_runs_in_colab_after_its_setup_cell_installs_helpers(
     runner = [str(colab_python), "-c", RUNNER, str(tmp_path / "in.ipynb"), str(work)]
     result = _run([*runner, str(tmp_path / "out.ipynb")], cwd=work, env=env, timeout=3600)
     ran = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    # A cell tagged raises-exception shows an error on purpose (chapter 1's slicing of a
+    # torchvision dataset); any other error is a failure.
     errors = [
         f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
         for i, cell in enumerate(ran.cells)
         for out in cell.get("outputs", [])
         if out.get("output_type") == "error"
+        and "raises-exception" not in cell.metadata.get("tags", [])
     ]
     assert result.returncode == 0 and not errors, "\n".join(
         [*errors, *(result.stdout + result.stderr).splitlines()[-30:]]

@@ -25,8 +25,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
+from test_site_browser import PAGES  # the book's pages, in reading order
 
 from tools import pdf
 
@@ -36,18 +36,6 @@ RADICAL = re.compile(r"[\u2e80-\u2fdf]")
 # TeX that MathJax would have replaced: a command, or a formula's delimiters.
 RAW_TEX = re.compile(r"\\(frac|sum|exp|log|mathbf|mathrm|hat|partial|cdot|begin|left)\b|\$\$")
 SPACE = re.compile(r"\s+")
-
-
-def _toc_pages() -> list[str]:
-    """The docnames of the book, in reading order, from ``_toc.yml``."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [toc["root"]]
-    for part in toc.get("parts", []):
-        names += [chapter["file"] for chapter in part["chapters"]]
-    return [re.sub(r"\.(md|py|ipynb)$", "", name) for name in names]
-
-
-PAGES = _toc_pages()
 
 
 def _squeeze(text: str) -> str:

@@ -27,21 +27,12 @@ import pytest
 import yaml
 
 from tools import gpu_runs
+from tools.pdf import CHROMIUM, CHROMIUM_FLAGS  # the browser the PDFs are printed with
 
 ROOT = Path(__file__).resolve().parent.parent
 # The built site (relative to the repository, or absolute); the Chinese edition is in zh/.
 SITE = ROOT / os.environ.get("COURSE_SITE", "_build/html")
 SCREENSHOTS = SITE.parent / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 COLAB = "https://colab.research.google.com/github"
 
 
