@@ -166,11 +166,18 @@ def load_data_fashion_mnist(
     batch_size = _check_batch_size(batch_size)
     size = _check_resize(resize)
     device = _check_device(device)
-    X_train, y_train, X_test, y_test = load_fashion_mnist_tensors(root)
-    on = [t.to(device) for t in (X_train, y_train, X_test, y_test)]
-    train_iter = TensorLoader(on[0], on[1], batch_size, shuffle=True, resize=size)
-    test_iter = TensorLoader(on[2], on[3], batch_size, shuffle=False, resize=size)
-    return train_iter, test_iter
+    return _train_and_held_out(load_fashion_mnist_tensors(root), batch_size, size, device)
+
+
+def _train_and_held_out(
+    tensors: tuple[torch.Tensor, ...], batch_size: int, size, device: torch.device
+) -> tuple[TensorLoader, TensorLoader]:
+    """``(X, y, X_held_out, y_held_out)`` on ``device`` as a shuffled and an ordered loader."""
+    X, y, X_held, y_held = (t.to(device) for t in tensors)
+    return (
+        TensorLoader(X, y, batch_size, shuffle=True, resize=size),
+        TensorLoader(X_held, y_held, batch_size, shuffle=False, resize=size),
+    )
 
 
 def split_train_valid(
@@ -199,8 +206,5 @@ def load_data_fashion_mnist_valid(
     size = _check_resize(resize)
     device = _check_device(device)
     X_train, y_train, _, _ = load_fashion_mnist_tensors(root)
-    X_tr, y_tr, X_va, y_va = split_train_valid(X_train, y_train, valid_size)
-    on = [t.to(device) for t in (X_tr, y_tr, X_va, y_va)]
-    train_iter = TensorLoader(on[0], on[1], batch_size, shuffle=True, resize=size)
-    valid_iter = TensorLoader(on[2], on[3], batch_size, shuffle=False, resize=size)
-    return train_iter, valid_iter
+    split = split_train_valid(X_train, y_train, valid_size)
+    return _train_and_held_out(split, batch_size, size, device)
