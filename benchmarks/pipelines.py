@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 
 import helpers
+from benchmarks import mlp
 from benchmarks.measure import log, summarize, timed
 
 D2L_WORKERS = 4  # d2l's get_dataloader_workers()
@@ -199,10 +200,12 @@ def train_course(chapter: str, epochs: int, limit) -> float:
     x_train, y_train = X_train[: limit[0]].float() / 255, y_train[: limit[0]]
     x_test, y_test = X_test[: limit[1]].float() / 255, y_test[: limit[1]]
     model = helpers.KerasModel(keras_mlp(), input_shape=(28, 28))
-    # As chapter 4 does: "adam" is torch.optim.Adam, lr 1e-3, with its fused update.
+    # As chapter 4 does: "adam" is torch.optim.Adam, lr 1e-3, with its fused update, and
+    # torch.set_num_threads(1) for the small products of batch 32.
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
-                        validation_data=(x_test, y_test), verbose=0)  # fmt: skip
+    with mlp.threads_set(mlp.MLP_THREADS):
+        history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
+                            validation_data=(x_test, y_test), verbose=0)  # fmt: skip
     return history.history["val_accuracy"][-1]
 
 
@@ -241,6 +244,11 @@ def training(
         result["speedup"] = classic["seconds"]["median"] / course["seconds"]["median"]
         result["acc_diff"] = course["test_acc"]["median"] - classic["test_acc"]["median"]
         result["same_accuracy"] = abs(result["acc_diff"]) <= ACC_TOLERANCE
+        if chapter == "04_keras_mlp":  # how many threads, and how far from the floor
+            result.update(mlp.limits(repeat, tiny, n_epochs, n_train, limit[1] or 10000))
+            floor = result["floor"]
+            result["floor_ratio"] = course["seconds"]["median"] / floor["seconds"]
+            result["floor_ratio_best"] = course["seconds"]["median"] / floor["seconds_best"]
         models.append(result)
     return {
         "workers_classic": D2L_WORKERS,

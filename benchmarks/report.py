@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 READING_TARGET = 20.0  # reading one epoch: at least this many times faster than the DataLoader
 TRAINING_TARGET = 10.0  # each chapter's training: this many times faster, at the same accuracy
+FLOOR_TARGET = 3.0  # the chapter-4 MLP's fit: at most this many times its matrix-product floor
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
 
 
@@ -95,6 +96,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, str]]:
             measured, ok)  # fmt: skip
     if not training:
         add(f"each chapter's training ≥ {TRAINING_TARGET:.0f}x faster, same accuracy", "–", None)
+    for model in training["models"] if training else []:
+        if "floor_ratio_best" not in model:
+            continue
+        measured = (f"{ratio(model['floor_ratio_best'])} the lowest floor "
+                    f"({ratio(model['floor_ratio'])} the floor at its "
+                    f"{model['floor']['threads']} thread)")  # fmt: skip
+        add(f"training {model['chapter']} within {FLOOR_TARGET:.0f}x of the matrix-product floor",
+            measured, model["floor_ratio_best"] <= FLOOR_TARGET)  # fmt: skip
+        t = model["threads"]
+        means = ", ".join(f"{r['threads']}: {us(r['mean_step_seconds'])}" for r in t["rows"])
+        add(f"chapter 4's {t['chapter_threads']} thread has the lowest mean step time",
+            f"mean step by threads {means}", t["fastest"] == t["chapter_threads"])  # fmt: skip
     chapters = sections.get("chapters")
     for row in chapters["rows"] if chapters else []:
         name = f"chapter {row['chapter']} executes in < {row['limit_s']} s"
@@ -172,6 +185,34 @@ def training_table(results: dict[str, Any]) -> str:
         f"{table(header, rows)}\n\nEach time covers `train_ch3` (or `fit`) including its test "
         f"evaluation after every epoch; speed counts training images only. Accuracies count as "
         f"the same when their medians are within {t['acc_tolerance']:.2f}."
+    )
+
+
+def mlp_table(results: dict[str, Any]) -> str:
+    """Chapter 4's fit at batch 32: step time by thread count, and the matrix-product floor."""
+    model = next(m for m in results["sections"]["training"]["models"] if "floor" in m)
+    t, f = model["threads"], model["floor"]
+    rows = []
+    for r in t["rows"]:
+        products = next(p for p in f["products"]["rows"] if p["threads"] == r["threads"])
+        rows.append([
+            str(r["threads"]), spread(r["step_seconds"], us), us(r["mean_step_seconds"]),
+            spread(products["train_step"], us), spread(products["eval_step"], us),
+        ])  # fmt: skip
+    header = ["Threads", "`fit` step", f"Mean of {t['rounds']}",
+              "Floor: 5 products of a step", "Floor: 2 of an evaluation step"]  # fmt: skip
+    course = model["course"]["seconds"]["median"]
+    return (
+        f"{table(header, rows)}\n\nEach `fit` step is timed over one epoch of {t['images']:,} "
+        f"images at batch {t['batch_size']} (no evaluation), in {t['rounds']} rounds that "
+        f"alternate the thread counts: median (min – max), and the mean. The "
+        f"floor is the median time of the step's matrix products alone, on real batches in the "
+        f"layouts autograd uses. For the {epochs(model['epochs'])} above ({f['train_steps']:,} "
+        f"training and {f['eval_steps']:,} evaluation steps) it adds up to "
+        f"{seconds(f['seconds'])} at {f['threads']} thread (the lowest floor: "
+        f"{seconds(f['seconds_best'])}); `fit` took {seconds(course)}: "
+        f"**{ratio(model['floor_ratio'])}** the floor at its thread count, "
+        f"**{ratio(model['floor_ratio_best'])}** the lowest floor."
     )
 
 
@@ -270,6 +311,7 @@ SECTIONS = {
     "reading": ("Reading one epoch", reading_table),
     "anatomy": ("Where the classic path spends its time", anatomy_table),
     "training": ("Training each chapter's model", training_table),
+    "mlp": ("The chapter-4 MLP: threads and the floor", mlp_table),
     "chapters": ("Executing each chapter", chapters_table),
     "book": ("Building the book", book_table),
     "gpu": ("On a GPU", gpu_table),
@@ -284,10 +326,12 @@ def section_markdown(results: dict[str, Any], section: str) -> str:
         return provenance_table(results)
     if section == "targets":
         return targets_table(results)
-    if (section == "anatomy" and "reading" not in results["sections"]) or (
-        section != "anatomy" and section not in results["sections"]
-    ):
+    inside = {"anatomy": "reading", "mlp": "training"}  # tables of another section's data
+    if results["sections"].get(inside.get(section, section)) is None:
         return "Not measured in this run."
+    training = results["sections"]["training"] if section == "mlp" else {}
+    if section == "mlp" and not any("floor" in m for m in training["models"]):
+        return "Not measured in this run (the training section did not train chapter 4's MLP)."
     return SECTIONS[section][1](results)
 
 
@@ -309,7 +353,7 @@ _ALWAYS = ("helpers/**/*.py", "benchmarks/measure.py")
 CHAPTER_SOURCES = "chapters/[0-9][0-9]_*.py"
 CODE: dict[str, tuple[str, ...]] = {
     "reading": (*_ALWAYS, "benchmarks/pipelines.py"),
-    "training": (*_ALWAYS, "benchmarks/pipelines.py"),
+    "training": (*_ALWAYS, "benchmarks/pipelines.py", "benchmarks/mlp.py"),
     "gpu": (*_ALWAYS, "benchmarks/pipelines.py", "benchmarks/gpu.py"),
     "chapters": (*_ALWAYS, "benchmarks/execution.py", CHAPTER_SOURCES),
     "book": (*_ALWAYS, "benchmarks/execution.py", CHAPTER_SOURCES, "appendix/*.py", "_config.yml",

@@ -529,9 +529,11 @@ print(inspect.getsource(KerasModel._run))
 # The `else` branch runs only under `compile(autocast=torch.float16)`:
 # float16 gradients need a loss scaler, a subject of {ref}`chap-gpu`.
 #
-# Each step's loss and the count of correct predictions stay on the model's
-# device: the count grows there, and the losses are stacked and summed once, at
-# the end of the pass. Calling `float(loss)` at every step would make the
+# Each step keeps its loss, its guesses (the `argmax` of the logits) and its
+# labels on the model's device. After the pass, `_pass_results` stacks the
+# losses, and one comparison of all the guesses with all the labels counts
+# the right ones: each step adds a single small operation for its metrics.
+# Calling `float(loss)` at every step would make the
 # program wait for each step to finish before it can queue the next one. A GPU
 # works through queued steps while the program prepares the following ones
 # ({ref}`chap-gpu`), and such waits can take that overlap away. The one check
@@ -559,6 +561,30 @@ X_fit, X_val = X_fit.float() / 255, X_val.float() / 255
 print("fit:", tuple(X_fit.shape), " validation:", tuple(X_val.shape))
 
 # %% [markdown]
+# ### One thread for small batches
+#
+# PyTorch splits each operation across several threads, by default one per
+# core (`torch.get_num_threads()`), and the threads meet again when it ends. A
+# large product gains from that. A step at batch 32 is many small operations:
+# the largest product, 32 images by the first layer's $784 \times 128$
+# weights, is about 3.2 million multiply-adds, less than a tenth of a
+# millisecond on one core. Each split then saves little, the meetings cost
+# time, and when another program keeps a core busy, the other thread waits for
+# it. On the 2-core machine that builds this book, the benchmark trains one
+# epoch at batch 32 with one thread and with two, in alternating rounds (see
+# the Performance page in the appendix). Two threads were about as fast as one
+# in a quiet round and much slower in others, and one thread had the lower
+# mean, so this chapter trains with one:
+
+# %%
+torch.set_num_threads(1)
+
+# %% [markdown]
+# On your own machine, time one epoch of the `fit` below with
+# `torch.set_num_threads(1)` and with the default, and keep the faster. At
+# batch 256 each product is eight times larger, and the threads have more to
+# share.
+#
 # Ten epochs with Adam at Keras's default learning rate, in minibatches of
 # 32, as in today's version of the tutorial; the older version that many
 # notes follow trained for 5 epochs. We take the tutorial's settings and
@@ -1084,7 +1110,7 @@ assert ratio > 1.3, per_step
 # PyTorch version updates all the weights with a few `torch._foreach_*`
 # calls, one list operation each. `KerasModel` has none of that generality:
 # it keeps the data as tensors, uses PyTorch's fused Adam (one kernel for the
-# whole update) and sums the metrics on the device. With more than a
+# whole update) and counts the metrics on the device once per pass. With more than a
 # thousand small steps per epoch, such per-step costs add up.
 
 # %% [markdown]

@@ -6,6 +6,7 @@ Not a framework: each method is a plain loop a reader can follow, written out in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch
 FUSED = {"adam"}
 # What compile(autocast=...) accepts: float16 trains through a GradScaler (see _grad_scaler).
 AUTOCAST = (None, torch.bfloat16, torch.float16)
+NO_AUTOCAST = contextlib.nullcontext()  # what a step enters without autocast: nothing
 
 
 def categorical_crossentropy(logits: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
@@ -159,12 +161,26 @@ class KerasModel:
         device = self._device()
         order = torch.randperm(len(x), device=x.device) if shuffle else None
         for start in range(0, len(x), batch_size):
-            idx = slice(start, start + batch_size) if order is None else order[start:][:batch_size]
-            yield x[idx].to(device), y[idx].to(device)
+            if order is None:
+                X, Y = x[start : start + batch_size], y[start : start + batch_size]
+            else:  # index_select: half the cost of x[idx] for a batch of 32 rows
+                idx = order[start : start + batch_size]
+                X, Y = x.index_select(0, idx), y.index_select(0, idx)
+            yield X.to(device), Y.to(device)
 
-    def _step_metrics(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        labels = y.argmax(dim=1) if y.ndim == 2 else y
-        return (logits.argmax(dim=1) == labels).sum()
+    def _pass_results(self, losses, guesses, labels) -> tuple[torch.Tensor, ...]:
+        """The losses stacked, the count of right guesses and the batch sizes of a pass."""
+        sizes = torch.tensor([len(Y) for Y in labels], device=losses[0].device)
+        losses, labels = torch.stack(losses), torch.cat(labels)
+        if labels.ndim == 2:  # one-hot rows
+            labels = labels.argmax(dim=1)
+        return losses, (torch.cat(guesses) == labels).sum(), sizes
+
+    def _autocast(self, device: torch.device):
+        """A step's autocast context (compile's ``autocast``), or one that does nothing."""
+        if self.autocast is None:
+            return NO_AUTOCAST
+        return torch.autocast(device.type, self.autocast)
 
     def _grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
         """float16 autocast's loss scaler for ``device`` (None without float16).
@@ -183,14 +199,15 @@ class KerasModel:
         self.net.train(train)
         device = self._device()
         scaler = self._grad_scaler(device) if train else None
-        # The loss of each step and the count of correct predictions stay on
-        # the device: the host waits for them once per pass, not once per step.
-        losses, correct = [], torch.zeros((), device=device)
-        mixed = bool(self.autocast)
+        # Each step keeps its loss, its guesses (argmax) and its labels, all on
+        # the device; they are compared and summed once, after the pass. The
+        # host waits once per pass, not once per step, and a step runs one
+        # small operation for its metrics instead of four.
+        losses, guesses, labels = [], [], []
         batches = self._batches(x, y, batch_size, shuffle=train and shuffle)
         with torch.set_grad_enabled(train):
             for X, Y in batches:
-                with torch.autocast(device.type, self.autocast, enabled=mixed):
+                with self._autocast(device):
                     logits = self.net(X)
                     loss = self.loss(logits, Y)
                 if train:
@@ -202,16 +219,17 @@ class KerasModel:
                         scaler.scale(loss).backward()
                         scaler.step(self.optimizer)
                         scaler.update()
-                losses.append(loss.detach() * len(Y))
-                correct += self._step_metrics(logits.detach(), Y)
-        losses = torch.stack(losses)
+                losses.append(loss.detach())
+                guesses.append(logits.detach().argmax(dim=1))
+                labels.append(Y)
+        losses, correct, sizes = self._pass_results(losses, guesses, labels)
         bad = ~torch.isfinite(losses)
         if bad.any():  # NaN or inf: say at which step it first happened
             step = int(bad.nonzero()[0]) + 1
             loss = float(losses[step - 1])
             message = f"step {step} of {len(losses)}: the loss is {loss}"
             raise NonFiniteError(message, step=step)
-        return float(losses.sum()) / len(y), float(correct) / len(y)
+        return float((losses * sizes).sum()) / len(y), float(correct) / len(y)
 
     def _line(self, loss: float, acc: float, prefix: str = "") -> str:
         text = f"{prefix}loss: {loss:.4f}"
