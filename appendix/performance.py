@@ -173,15 +173,15 @@ show("training")
 # ## The MLP at batch 32: threads and the floor
 #
 # A training step of the MLP of {ref}`chap-keras-mlp` at batch 32 is small: five matrix
-# products (two forward; in the backward pass the gradient of the hidden layer and of both
-# weight matrices) and some twenty smaller operations around them: the bias, ReLU, the
+# products (two forward; in the backward pass the gradient of the hidden activations and of
+# both weight matrices) and some twenty smaller operations around them: the bias, ReLU, the
 # loss, autograd's bookkeeping, Adam's update of 101,770 parameters, the batch's indexing
 # and Python's loop. The benchmark measures two things about it in the same run as the
 # training above. First, one epoch of `fit` with one thread and with two, in alternating
 # rounds: the chapter's choice of `torch.set_num_threads(1)` rests on it. Second, the
 # *floor*: the five products alone, on real batches and in the layouts autograd uses. No
-# step can take less, and the ratio of `fit`'s time to the floor is what everything else in
-# the step costs.
+# step can take less, and the ratio of `fit`'s time to the floor shows how much everything
+# else in the step adds.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("mlp")

@@ -530,12 +530,15 @@ print(inspect.getsource(KerasModel._run))
 # float16 gradients need a loss scaler, a subject of {ref}`chap-gpu`.
 #
 # Each step keeps its loss, its guesses (the `argmax` of the logits) and its
-# labels on the model's device. After the pass, `_pass_results` stacks the
-# losses, and one comparison of all the guesses with all the labels counts
-# the right ones: each step adds a single small operation for its metrics.
-# Calling `float(loss)` at every step would make the
-# program wait for each step to finish before it can queue the next one. A GPU
-# works through queued steps while the program prepares the following ones
+# labels on the model's device: one small operation per step for the
+# metrics. After the pass, `_pass_results` stacks the losses, compares all
+# the guesses with all the labels at once to count the right ones, and
+# gives the size of each batch. Each loss is the mean over its batch, and
+# the last batch can be smaller (50,000 images make 1,562 batches of 32 and
+# one of 16), so the mean over the pass weights each loss by its batch's
+# size. Calling `float(loss)` at every step would make the program wait for
+# each step to finish before it can queue the next one. A GPU works through
+# queued steps while the program prepares the following ones
 # ({ref}`chap-gpu`), and such waits can take that overlap away. The one check
 # per pass also finds the first step whose loss is NaN or infinite: `fit` then
 # stops with a `NonFiniteError` that names the epoch and the step, and puts
@@ -563,25 +566,29 @@ print("fit:", tuple(X_fit.shape), " validation:", tuple(X_val.shape))
 # %% [markdown]
 # ### One thread for small batches
 #
-# PyTorch splits each operation across several threads, by default one per
-# core (`torch.get_num_threads()`), and the threads meet again when it ends. A
-# large product gains from that. A step at batch 32 is many small operations:
-# the largest product, 32 images by the first layer's $784 \times 128$
-# weights, is about 3.2 million multiply-adds, less than a tenth of a
-# millisecond on one core. Each split then saves little, the meetings cost
-# time, and when another program keeps a core busy, the other thread waits for
-# it. On the 2-core machine that builds this book, the benchmark trains one
-# epoch at batch 32 with one thread and with two, in alternating rounds (see
-# the Performance page in the appendix). Two threads were about as fast as one
-# in a quiet round and much slower in others, and one thread had the lower
-# mean, so this chapter trains with one:
+# PyTorch can split an operation that is large enough across several
+# threads, by default one per core (`torch.get_num_threads()`), and the
+# threads meet again when it ends. A large product gains from that. A step at
+# batch 32 is many small operations. Its two largest products, 32 images by
+# the first layer's $784 \times 128$ weights and the gradient of those
+# weights, are about 3.2 million multiply-adds each, less than a tenth of a
+# millisecond on one core of the machine that builds this book. A second
+# thread saves a few tens of microseconds on such a product at best, and each
+# operation it shares ends with a wait: when another program keeps one core
+# busy, the thread on the other core waits for the slowed one, at times for
+# milliseconds. On that 2-core machine, the benchmark trains one epoch at
+# batch 32 with one thread and with two, in alternating rounds (see the
+# Performance page in the appendix), and one thread had the lower mean time
+# per step, so this chapter trains with one:
 
 # %%
 torch.set_num_threads(1)
 
 # %% [markdown]
-# On your own machine, time one epoch of the `fit` below with
-# `torch.set_num_threads(1)` and with the default, and keep the faster. At
+# On your own machine, time a few epochs of the `fit` below with
+# `torch.set_num_threads(1)` and with the default (what
+# `torch.get_num_threads()` returns in a fresh kernel), alternating between
+# the two as the benchmark does, and keep the one with the lower mean. At
 # batch 256 each product is eight times larger, and the threads have more to
 # share.
 #
@@ -1110,8 +1117,9 @@ assert ratio > 1.3, per_step
 # PyTorch version updates all the weights with a few `torch._foreach_*`
 # calls, one list operation each. `KerasModel` has none of that generality:
 # it keeps the data as tensors, uses PyTorch's fused Adam (one kernel for the
-# whole update) and counts the metrics on the device once per pass. With more than a
-# thousand small steps per epoch, such per-step costs add up.
+# whole update) and counts the right guesses on the device once per pass.
+# With more than a thousand small steps per epoch, such per-step costs add
+# up.
 
 # %% [markdown]
 # ## Summary

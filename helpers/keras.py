@@ -202,7 +202,7 @@ class KerasModel:
         # Each step keeps its loss, its guesses (argmax) and its labels, all on
         # the device; they are compared and summed once, after the pass. The
         # host waits once per pass, not once per step, and a step runs one
-        # small operation for its metrics instead of four.
+        # small operation for its metrics instead of five.
         losses, guesses, labels = [], [], []
         batches = self._batches(x, y, batch_size, shuffle=train and shuffle)
         with torch.set_grad_enabled(train):
