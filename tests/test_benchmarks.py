@@ -5,6 +5,7 @@ Nothing here asserts on speed: the tiny run only has to work and write sane numb
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import shutil
@@ -245,7 +246,8 @@ def test_targets_not_run_are_not_measured():
 
 
 def test_performance_page_renders_any_results_file(tiny, tmp_path):
-    """Execute the page against the tiny results, twice: it works and its text is stable."""
+    """Execute the page against the tiny results, twice (in two kernels at the same time): it
+    works and its text is stable."""
     import jupytext
     from nbclient import NotebookClient
 
@@ -259,19 +261,24 @@ def test_performance_page_renders_any_results_file(tiny, tmp_path):
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     shutil.copy(out / "latest.json", tmp_path / "benchmarks" / "results" / "latest.json")
     (tmp_path / "appendix").mkdir(exist_ok=True)
-    texts = []
-    for _ in range(2):
-        notebook = jupytext.read(ROOT / "appendix" / "performance.py")
-        resources = {"metadata": {"path": str(tmp_path / "appendix")}}
-        NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources).execute()
-        texts.append(
-            [
-                o.get("text", "") + o.get("data", {}).get("text/markdown", "")
-                for cell in notebook.cells
-                if cell.cell_type == "code"
-                for o in cell.outputs
-            ]
-        )
+    notebooks = [jupytext.read(ROOT / "appendix" / "performance.py") for _ in range(2)]
+    resources = {"metadata": {"path": str(tmp_path / "appendix")}}
+    clients = [NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources)
+               for nb in notebooks]  # fmt: skip
+
+    async def both():  # two kernels at once: the runs are independent
+        await asyncio.gather(*(client.async_execute() for client in clients))
+
+    asyncio.run(both())
+    texts = [
+        [
+            o.get("text", "") + o.get("data", {}).get("text/markdown", "")
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for o in cell.outputs
+        ]
+        for notebook in notebooks
+    ]
     assert texts[0] == texts[1]
     page = "\n".join(texts[0])
     results = json.loads((out / "latest.json").read_text())

@@ -204,7 +204,10 @@ def test_a_contradicting_run_fails_the_claim_behind_much_faster(tmp_path):
     shadow = tmp_path / "shadow"
     shutil.copytree(ROOT / "helpers", shadow / "helpers")
     loaders = shadow / "helpers" / "loaders.py"
-    pause = "            __import__('time').sleep(0.05)\n"
+    # 30 ms a batch: the median of the in-memory loader's 235 batches can no longer be under
+    # a third of the DataLoader's unless a DataLoader batch takes 90 ms (7 ms on a quiet
+    # machine, 10 ms on a busy one); and the epoch sleeps 7 s, not the 12 s of 50 ms.
+    pause = "            __import__('time').sleep(0.03)\n"
     slow = loaders.read_text().replace("            yield X, y", pause + "            yield X, y")
     assert slow != loaders.read_text(), "the planted slowdown found no place to go"
     loaders.write_text(slow)

@@ -11,24 +11,30 @@ that pip-installs them when ``helpers`` is missing. These tests rebuild that sit
   from PyPI;
 * the notebook runs from an empty temporary folder, so nothing of the checkout is importable.
 
-Slow the first time (the environment is created: torch is large), then about the notebook's
-own running time.
+The environment is made in seconds where it can be: Colab's packages and everything they
+require are hard-linked from the environment running the tests (its torch is the pinned one),
+and ``pip check`` must find them complete. Otherwise (another torch, another file system) pip
+installs them, which takes minutes. Then each run costs about the notebook's own running time.
 """
 
 from __future__ import annotations
 
 import copy
 import fcntl
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +76,10 @@ finally:
 # Appended to the notebook: where the kernel's Python and the installed packages live.
 REPORT_CELL = """
 import json, sys
-import helpers
+import helpers, torch
 from d2l import torch as d2l
-print(json.dumps({"python": sys.executable, "helpers": helpers.__file__, "d2l": d2l.__file__}))
+print(json.dumps({"python": sys.executable, "helpers": helpers.__file__, "d2l": d2l.__file__,
+                  "torch": torch.__file__}))
 """
 # Runs a set-up cell with subprocess.run recorded instead of executed.
 RECORD_SETUP = """
@@ -103,12 +110,79 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _required(requirements: list[str]) -> list[importlib.metadata.Distribution] | None:
+    """The distributions of this environment that ``pip install REQUIREMENTS`` would install
+    (the requirements, what they require, and so on, extras followed); None if one is
+    missing, at another version than pinned, or not in this environment's site-packages."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    installed: dict[str, importlib.metadata.Distribution] = {}
+    for dist in importlib.metadata.distributions(path=[str(site)]):
+        if dist.metadata["Name"]:
+            installed.setdefault(canonicalize_name(dist.metadata["Name"]), dist)
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo, seen = [Requirement(r) for r in requirements], set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if (name, frozenset(req.extras)) in seen:
+            continue
+        seen.add((name, frozenset(req.extras)))
+        dist = installed.get(name)
+        if dist is None or not req.specifier.contains(dist.version, prereleases=True):
+            return None
+        found[name] = dist
+        for line in dist.requires or []:
+            dep = Requirement(line)
+            extras = ["", *req.extras]
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(dep)
+    return list(found.values())
+
+
+def _link_packages(dists: list[importlib.metadata.Distribution]) -> None:
+    """Hard-link every file the distributions' RECORDs list into .venv-colab (no copy: the
+    files are shared, and neither pip nor Python writes into an installed file); scripts
+    get a copy whose first line names .venv-colab's Python."""
+    prefix = Path(sys.prefix)
+    site = Path(sysconfig.get_paths()["purelib"])
+    shebang = f"#!{prefix / 'bin' / 'python'}".encode()
+    for dist in dists:
+        for file in dist.files or []:
+            source = Path(os.path.normpath(site / file))
+            if not source.is_relative_to(prefix) or not source.is_file():
+                continue  # a file RECORD lists but that is not there (a .pyc never written)
+            target = VENV / source.relative_to(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            text = source.read_bytes() if source.parent == prefix / "bin" else b""
+            if text[: len(shebang) + 1].rstrip(b"3\n") == shebang:
+                target.write_bytes(f"#!{PYTHON}\n".encode() + text.split(b"\n", 1)[1])
+                target.chmod(0o755)
+            else:
+                os.link(source, target)
+
+
 def _create_venv() -> None:
     wanted = {"python": sys.version_info[:2], "packages": COLAB_PACKAGES}
     wanted = json.loads(json.dumps(wanted))
     if PYTHON.exists() and STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
         return
     shutil.rmtree(VENV, ignore_errors=True)
+    # Seconds: link what this environment has installed (pip included), if it is complete.
+    dists = _required([*COLAB_PACKAGES, "pip"])
+    if dists is not None and not any(
+        canonicalize_name(d.metadata["Name"]) in INSTALLED_BY_SETUP_CELL for d in dists
+    ):
+        _check(_run([sys.executable, "-m", "venv", "--without-pip", str(VENV)]), "venv")
+        try:
+            _link_packages(dists)
+            linked = _run([str(PYTHON), "-m", "pip", "check"], env=_clean_env())
+        except OSError as err:  # no hard links here (another file system)
+            linked = subprocess.CompletedProcess([], 1, "", str(err))
+        if linked.returncode == 0:
+            STAMP.write_text(json.dumps(wanted))
+            return
+        shutil.rmtree(VENV, ignore_errors=True)
+    # Minutes: pip installs Colab's packages.
     _check(_run([sys.executable, "-m", "venv", str(VENV)]), "creating .venv-colab")
     pip = [str(PYTHON), "-m", "pip", "install", "-q"]
     _check(_run([*pip, *COLAB_PACKAGES], env=_clean_env()), "installing Colab's packages")
@@ -221,7 +295,19 @@ def test_chapter_runs_in_colab_after_its_setup_cell_installs_helpers(
     assert report["python"].startswith(site), f"the kernel was not .venv-colab's: {report}"
     assert report["helpers"].startswith(site), f"helpers not installed by the cell: {report}"
     assert report["d2l"].startswith(site), f"d2l not installed by the cell: {report}"
+    assert report["torch"].startswith(site), f"torch is not .venv-colab's: {report}"
     assert _importable(colab_python, "helpers", work)
+
+
+def test_colab_packages_are_taken_from_here_only_when_all_are_here_as_pinned():
+    """What ``.venv-colab`` links: Colab's packages and all they require (extras followed);
+    a pin this environment does not meet, or a missing package, means pip installs them."""
+    names = {canonicalize_name(d.metadata["Name"]) for d in _required(COLAB_PACKAGES) or []}
+    assert {"torch", "nbclient", "jupyter-client", "pyzmq", "pillow"} <= names, names
+    assert not names & set(INSTALLED_BY_SETUP_CELL), names
+    assert _required(["nbclient"]) and len(_required(["nbclient"])) < len(names)
+    assert _required(["torch==2.0.0"]) is None
+    assert _required(["numpy", "no-such-package-here"]) is None
 
 
 def test_setup_cell_does_nothing_where_helpers_is_installed(chapter, tmp_path):

@@ -7,6 +7,7 @@ each test checks is *which* error ends the job, not how fast the machine is.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import socket
@@ -150,8 +151,19 @@ def test_torchrun_command_several_nodes_and_bad_arguments():
         torchrun_command("t.py", 1, nnodes=2, node_rank=2, endpoint="h:1")
 
 
-def test_launch_returns_what_the_ranks_printed(tmp_path):
-    out = launch(script(tmp_path, SUM_OF_RANKS), 2, timeout=JOB_TIMEOUT)
+@pytest.fixture(scope="module")
+def two_jobs_at_once(tmp_path_factory) -> list[str]:
+    """Two jobs of two ranks, run at the same time: one by ``launch`` (in a thread), one by
+    ``start`` and ``finish``; return what each printed."""
+    path = script(tmp_path_factory.mktemp("jobs"), SUM_OF_RANKS)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        launched = pool.submit(launch, path, 2, timeout=JOB_TIMEOUT)
+        started = finish(start(torchrun_command(path, 2)), JOB_TIMEOUT)
+        return [launched.result(), started]
+
+
+def test_launch_returns_what_the_ranks_printed(two_jobs_at_once):
+    out = two_jobs_at_once[0]
     assert "rank 0 of 2: sum 1" in out and "rank 1 of 2: sum 1" in out
 
 
@@ -208,12 +220,13 @@ def test_a_hanging_job_is_killed_at_its_timeout_with_its_workers(tmp_path):
     proc = start(torchrun_command(script(tmp_path, body), 2, [pids]))
     deadline = time.monotonic() + JOB_TIMEOUT
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
     workers = [int(p.name) for p in pids.iterdir()]
     assert len(workers) == 2, "the workers never started"
     tic = time.perf_counter()
-    with pytest.raises(LaunchTimeout, match="did not finish within 2 s"):
-        finish(proc, timeout=2)
+    # The workers sleep for an hour: any timeout is reached, the shortest is cheapest.
+    with pytest.raises(LaunchTimeout, match="did not finish within 1 s"):
+        finish(proc, timeout=1)
     assert time.perf_counter() - tic < 60  # not blocked on the workers' open pipes
     assert not [pid for pid in workers if alive(pid)], "workers were left running"
 
@@ -227,11 +240,8 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_two_concurrent_launches_do_not_collide(tmp_path):
-    path = script(tmp_path, SUM_OF_RANKS)
-    jobs = [start(torchrun_command(path, 2)) for _ in range(2)]
-    outs = [finish(job, JOB_TIMEOUT) for job in jobs]
-    for out in outs:
+def test_two_concurrent_launches_do_not_collide(two_jobs_at_once):
+    for out in two_jobs_at_once:
         assert "rank 0 of 2: sum 1" in out and "rank 1 of 2: sum 1" in out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import os
 import re
 import shutil
@@ -76,6 +77,23 @@ def _notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _nbval_cells(notebook: Path, env: dict[str, str], report: Path) -> dict[int, str]:
+    """Run real nbval on ``notebook``; return each code cell's failure or error ("": passed)."""
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
+           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+           f"--junitxml={report}"]  # fmt: skip
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
+    found = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        number = int(re.search(r"Cell (\d+)", case.get("name")).group(1))
+        problem = case.find("failure")
+        problem = case.find("error") if problem is None else problem
+        text = "" if problem is None else (problem.get("message") or "") + (problem.text or "")
+        found[number] = text or ("" if problem is None else "error")
+    return found
+
+
 @pytest.fixture(scope="module")
 def nbval_outcomes(tmp_path_factory) -> dict[str, str]:
     """Run real nbval once over the cases; return each case's outcome ("passed"/"failed")."""
@@ -85,28 +103,21 @@ def nbval_outcomes(tmp_path_factory) -> dict[str, str]:
     notebook = folder / f"cases-{os.getpid()}.ipynb"
     _notebook(notebook)
     report = tmp_path_factory.mktemp("nbval") / "report.xml"
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
-           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-           f"--junitxml={report}"]  # fmt: skip
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    notebook.unlink()
-    assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
+    try:
+        cells = _nbval_cells(notebook, env, report)
+    finally:
+        notebook.unlink()
     outcomes = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        number = int(re.search(r"Cell (\d+)", case.get("name")).group(1))
-        problem = case.find("failure")
-        problem = case.find("error") if problem is None else problem
-        if problem is None:
-            outcomes[CASES[number][0]] = "passed"
-        else:  # a cell that raised is not a comparison that failed
-            text = (problem.get("message") or "") + (problem.text or "")
-            failed = "Cell outputs differ" in text
-            outcomes[CASES[number][0]] = "failed" if failed else f"error: {text[-500:]}"
-    assert len(outcomes) == len(CASES), run.stdout[-3000:]
+    for number, text in cells.items():  # a cell that raised is not a comparison that failed
+        failed = "Cell outputs differ" in text
+        outcomes[CASES[number][0]] = (
+            "passed" if not text else "failed" if failed else f"error: {text[-500:]}"
+        )
+    assert len(outcomes) == len(CASES), cells
     return outcomes
 
 
@@ -352,13 +363,127 @@ def test_the_trained_tolerance_passes_thread_noise_and_fails_a_changed_learning_
     assert not outputs_agree(golden, planted, trained=True), (golden, planted)
 
 
+def _parse(source: str) -> ast.Module | None:
+    """A code cell as Python (IPython's magics turned into calls); None if unreadable."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+
+
+def _bound(node: ast.AST) -> set[str]:
+    """Names a statement binds in the notebook's namespace (not those of inner scopes)."""
+    names, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
+            names.add(n.id)
+        elif isinstance(n, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in n.names}
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(n.name)
+            continue
+        elif isinstance(
+            n, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            continue  # an inner scope: its variables are its own
+        todo.extend(ast.iter_child_nodes(n))
+    return names
+
+
+def _cell_names(tree: ast.Module, imported: set[str]) -> tuple[set[str], set[str], set[str]]:
+    """What one code cell does with the notebook's names: ``(stores, touches, loads)``.
+
+    Stores: names it binds. Touches: names of objects (not imported ones) it may change in
+    place (``x.a = 1``, ``x[0] = 1``, ``x += 1``, ``x.fit()``). Loads: names it reads,
+    function bodies included, that no earlier statement of the cell bound.
+    """
+    stores: set[str] = set()
+    touches: set[str] = set()
+    loads: set[str] = set()
+    for statement in tree.body:
+        for n in ast.walk(statement):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in stores:
+                loads.add(n.id)
+            target = None
+            if isinstance(n, ast.Attribute | ast.Subscript) and isinstance(n.ctx, ast.Store):
+                target = n.value
+            elif isinstance(n, ast.AugAssign):
+                target = n.target
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+                target = n.func.value
+            while isinstance(target, ast.Attribute | ast.Subscript):
+                target = target.value
+            if isinstance(target, ast.Name) and target.id not in imported:
+                touches.add(target.id)
+        stores |= _bound(statement)
+    return stores, touches, loads
+
+
+def _slice(notebook: nbformat.NotebookNode, target: int) -> nbformat.NotebookNode:
+    """The notebook cut to its first cell (the set-up), cell ``target``, and the code cells
+    before it that bind or change a name it needs, and what those need, and so on back.
+
+    Conservative: a cell that cannot be read is kept, and so is a cell that may change a
+    needed object in place (a method call on it counts). Markdown cells go.
+    """
+    cells = notebook.cells[: target + 1]
+    trees = {i: _parse(c.source) for i, c in enumerate(cells) if c.cell_type == "code"}
+    imported = set()
+    for tree in filter(None, trees.values()):
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Import | ast.ImportFrom):
+                imported |= {(a.asname or a.name).split(".")[0] for a in n.names}
+    kept, needed = {0, target}, set()
+    for i in sorted(trees, reverse=True):
+        if i == 0 or (i != target and trees[i] is None):
+            kept.add(i)  # the set-up cell; an unreadable cell (and what it needs: unknown)
+            continue
+        if trees[i] is None:
+            continue
+        stores, touches, loads = _cell_names(trees[i], imported)
+        if i == target or needed & (stores | touches):
+            kept.add(i)
+            needed = (needed - stores) | touches | loads
+    sliced = copy.deepcopy(notebook)
+    sliced.cells = [c for i, c in enumerate(notebook.cells) if i in kept]
+    return sliced
+
+
+def test_the_slice_keeps_what_the_cell_needs_and_drops_the_rest():
+    nb = nbformat.v4.new_notebook()
+    sources = [
+        "# set-up",  # 0: always kept
+        "import torch\nfrom torch import nn",  # 1: torch, nn
+        "%config InlineBackend.figure_formats = ['retina']",  # 2: nothing needed
+        "w = torch.ones(3)\nunused = 1",  # 3: w
+        "def train(net):\n    net.fit(w)\n    return net",  # 4: train, reads w
+        "trained = train(nn.Linear(1, 1))",  # 5: not needed
+        "torch.manual_seed(0)\nmodel = nn.Linear(3, 1)",  # 6: model
+        "model.weight.data[:] = 0\nx = [v for v in range(3)]",  # 7: changes model
+        "for v in range(2):\n    pass",  # 8: binds v, not needed
+        "model.compile(train)\nsettings = model.defaults\nprint(settings)",  # 9: target
+    ]
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells.insert(5, nbformat.v4.new_markdown_cell("Prose."))
+    kept = [c.source for c in _slice(nb, len(nb.cells) - 1).cells]
+    assert kept == [sources[i] for i in (0, 1, 3, 4, 6, 7, 9)]
+
+
 @pytest.mark.slow
 def test_chapter_4_fails_under_nbval_when_helpers_changes_adams_learning_rate(tmp_path):
     """The planted change of the review: KerasModel's default Adam lr 0.001 -> 0.0012, in a
-    shadow copy of ``helpers``. Chapter 4 prints the optimizer's settings where it compiles."""
+    shadow copy of ``helpers``. Chapter 4 prints the optimizer's settings where it compiles.
+
+    nbval runs that cell after the cells of the golden notebook it needs (``_slice``: the
+    model it compiles, the imports; not the training before it): every one of them must
+    pass, and the Adam cell alone fail, showing the planted learning rate.
+    """
     golden = nbformat.read(ROOT / "chapters" / "04_keras_mlp.ipynb", as_version=4)
     last = next(i for i, c in enumerate(golden.cells) if 'print(f"Adam: lr' in c.source)
-    golden.cells = golden.cells[: last + 1]
+    golden = _slice(golden, last)
     notebook = ROOT / "_build" / "nbval-gate" / f"planted-lr-{os.getpid()}.ipynb"
     notebook.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(golden, notebook)
@@ -369,12 +494,12 @@ def test_chapter_4_fails_under_nbval_when_helpers_changes_adams_learning_rate(tm
     assert planted != keras_py.read_text(), "the planted change found no place to go"
     keras_py.write_text(planted)
     path = os.pathsep.join(filter(None, [str(shadow), str(ROOT), os.environ.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
-           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": path, "KERAS_BACKEND": "torch"}
     try:
-        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        cells = _nbval_cells(notebook, env, tmp_path / "report.xml")
     finally:
         notebook.unlink()
-    assert run.returncode == 1, run.stdout[-3000:]
-    assert "Cell outputs differ" in run.stdout and "0.0012" in run.stdout, run.stdout[-3000:]
+    adam = sum(c.cell_type == "code" for c in golden.cells) - 1
+    assert sorted(cells) == list(range(adam + 1)), cells
+    assert {n: text for n, text in cells.items() if n != adam and text} == {}
+    assert "Cell outputs differ" in cells[adam] and "lr 0.0012" in cells[adam], cells[adam]

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jupytext
@@ -167,22 +168,45 @@ def _first_cells(path: Path, upto: re.Pattern[str], tmp_path: Path) -> tuple[Pat
     raise AssertionError(f"no output in {path.name} matches {upto.pattern}")
 
 
-def _nbval(notebook: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q", str(notebook),
-           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]  # fmt: skip
-    return subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
+def _nbval(notebooks: list[Path], report: Path, env: dict[str, str] | None = None):
+    """Start real nbval on ``notebooks`` (one pytest, one kernel each); return the process.
+
+    Its report (xunit1: each cell names its notebook) says how each cell went."""
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-q",
+           *map(str, notebooks), "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+           f"--junitxml={report}", "-o", "junit_family=xunit1"]  # fmt: skip
+    env = {**os.environ, **(env or {})}
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _outcomes(report: Path, stdout: str) -> dict[str, list[str]]:
+    """Each notebook's code cells, in order, as nbval judged them: "passed", or the failure."""
+    assert report.is_file(), stdout[-3000:]
+    found: dict[str, list[str]] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        problem = case.find("failure")
+        problem = case.find("error") if problem is None else problem
+        text = (
+            "passed" if problem is None else (problem.get("message") or "") + (problem.text or "")
+        )
+        found.setdefault(Path(case.get("file")).stem, []).append(text or "failed")
+    return found
 
 
 LABELS = re.compile(r"ankle boot")
 
 
-@pytest.mark.slow
-def test_nbval_passes_on_an_unchanged_chapter_and_fails_on_a_changed_output(tmp_path):
-    notebook, index = _first_cells(ROOT / "chapters" / "01_dataset.ipynb", LABELS, tmp_path)
-    control = _nbval(notebook)
-    assert control.returncode == 0, control.stdout[-3000:]
+@pytest.fixture(scope="module")
+def nbval_runs(tmp_path_factory) -> dict:
+    """Chapter 1's first cells, up to the one that prints "ankle boot", under real nbval, three
+    ways at once: unchanged; with that output changed in the golden; with ``helpers`` changed
+    (a shadow copy that says "boot") and the golden unchanged. The first two share one pytest
+    run (a kernel each), the third has its own (its kernel imports the shadow copy)."""
+    tmp = tmp_path_factory.mktemp("nbval")
+    (tmp / "unchanged").mkdir()
+    notebook, index = _first_cells(
+        ROOT / "chapters" / "01_dataset.ipynb", LABELS, tmp / "unchanged"
+    )
     nb = nbformat.read(notebook, as_version=4)
     for output in nb.cells[index].outputs:  # the golden output now says something else
         if "text" in output:
@@ -191,24 +215,42 @@ def test_nbval_passes_on_an_unchanged_chapter_and_fails_on_a_changed_output(tmp_
             output["data"]["text/plain"] = output["data"]["text/plain"].replace(
                 "ankle boot", "boot"
             )
-    nbformat.write(nb, notebook)
-    mutated = _nbval(notebook)
-    assert mutated.returncode == 1, mutated.stdout[-3000:]
-    assert "Cell outputs differ" in mutated.stdout
-
-
-@pytest.mark.slow
-def test_nbval_fails_when_a_helpers_function_changes(tmp_path):
-    notebook, _ = _first_cells(ROOT / "chapters" / "01_dataset.ipynb", LABELS, tmp_path)
-    shadow = tmp_path / "shadow"
+    (tmp / "golden_changed").mkdir()
+    changed = tmp / "golden_changed" / f"changed_{notebook.name}"
+    nbformat.write(nb, changed)
+    shadow = tmp / "shadow"
     shutil.copytree(ROOT / "helpers", shadow / "helpers")
     data_py = shadow / "helpers" / "data.py"
     data_py.write_text(data_py.read_text().replace('"ankle boot"', '"boot"'))
     # The shadow copy comes first; whatever PYTHONPATH already held (packages) stays after it.
     path = os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
-    mutated = _nbval(notebook, env={"PYTHONPATH": path})
-    assert mutated.returncode == 1, mutated.stdout[-3000:]
-    assert "Cell outputs differ" in mutated.stdout
+    runs = {
+        "golden": _nbval([notebook, changed], tmp / "golden.xml"),
+        "helpers": _nbval([notebook], tmp / "helpers.xml", env={"PYTHONPATH": path}),
+    }
+    found = {"code cells": sum(c.cell_type == "code" for c in nb.cells)}
+    for name, run in runs.items():
+        stdout = run.communicate()[0]
+        for stem, cells in _outcomes(tmp / f"{name}.xml", stdout).items():
+            found[f"{name}:{stem}"] = (cells, stdout)
+    return found
+
+
+@pytest.mark.slow
+def test_nbval_passes_on_an_unchanged_chapter_and_fails_on_a_changed_output(nbval_runs):
+    cells, stdout = nbval_runs["golden:01_dataset"]
+    assert cells == ["passed"] * nbval_runs["code cells"], stdout[-3000:]
+    cells, stdout = nbval_runs["golden:changed_01_dataset"]
+    assert cells[:-1] == ["passed"] * (nbval_runs["code cells"] - 1), stdout[-3000:]
+    assert "Cell outputs differ" in cells[-1], stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_nbval_fails_when_a_helpers_function_changes(nbval_runs):
+    """Only the cell that prints the labels differs: the change reached the kernel."""
+    cells, stdout = nbval_runs["helpers:01_dataset"]
+    assert cells[:-1] == ["passed"] * (nbval_runs["code cells"] - 1), stdout[-3000:]
+    assert "Cell outputs differ" in cells[-1], stdout[-3000:]
 
 
 def test_build_refuses_a_busy_machine_and_records_the_load(tmp_path, monkeypatch):

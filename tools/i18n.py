@@ -187,7 +187,8 @@ def extract(pot_dir: Path = POT_DIR) -> int:
     for path in sorted(pot_dir.rglob("*.pot")):  # keep the prose, drop what outputs printed
         pot = _read(path)
         page = str(path.relative_to(pot_dir).with_suffix(""))
-        for message_id in [m.id for m in pot if m.id and m.id not in from_source(pot, page)]:
+        kept = from_source(pot, page)  # once per page: it reads the page's source
+        for message_id in [m.id for m in pot if m.id and m.id not in kept]:
             del pot[message_id]
         with path.open("wb") as f:
             write_po(f, pot, width=76)
