@@ -177,8 +177,9 @@ show("training")
 # both weight matrices) and some twenty smaller operations around them: the bias, ReLU, the
 # loss, autograd's bookkeeping, Adam's update of 101,770 parameters, the batch's indexing
 # and Python's loop. The benchmark measures two things about it in the same run as the
-# training above. First, one epoch of `fit` with one thread and with two, in alternating
-# rounds: the chapter's choice of `torch.set_num_threads(1)` rests on it. Second, the
+# training above. First, `fit` with one thread and with two, in alternating rounds, on the
+# quiet machine and while another process keeps one core busy: the chapter's choice of
+# `torch.set_num_threads(1)` rests on it (the count whose worse state is faster). Second, the
 # *floor*: the five products alone, on real batches and in the layouts autograd uses. No
 # step can take less, and the ratio of `fit`'s time to the floor shows how much everything
 # else in the step adds.

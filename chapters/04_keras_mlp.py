@@ -566,20 +566,22 @@ print("fit:", tuple(X_fit.shape), " validation:", tuple(X_val.shape))
 # %% [markdown]
 # ### One thread for small batches
 #
-# PyTorch can split an operation that is large enough across several
-# threads, by default one per core (`torch.get_num_threads()`), and the
-# threads meet again when it ends. A large product gains from that. A step at
-# batch 32 is many small operations. Its two largest products, 32 images by
-# the first layer's $784 \times 128$ weights and the gradient of those
-# weights, are about 3.2 million multiply-adds each, less than a tenth of a
-# millisecond on one core of the machine that builds this book. A second
-# thread saves a few tens of microseconds on such a product at best, and each
-# operation it shares ends with a wait: when another program keeps one core
-# busy, the thread on the other core waits for the slowed one, at times for
-# milliseconds. On that 2-core machine, the benchmark trains one epoch at
-# batch 32 with one thread and with two, in alternating rounds (see the
-# Performance page in the appendix), and one thread had the lower mean time
-# per step, so this chapter trains with one:
+# PyTorch can split an operation that is large enough across several threads,
+# by default one per core (`torch.get_num_threads()`), and the threads meet
+# again when it ends. A large product gains from that. A step at batch 32 is
+# many small operations. Its two largest products, 32 images by the first
+# layer's $784 \times 128$ weights and the gradient of those weights, are
+# about 3.2 million multiply-adds each, less than a tenth of a millisecond on
+# one core of the machine that builds this book. A second thread saves a few
+# tens of microseconds on such a product at best, and each operation it shares
+# ends with a wait: when another program keeps one core busy, the thread on
+# the other core waits for the slowed one, at times for milliseconds. On that
+# 2-core machine, the benchmark times `fit` at batch 32 with one thread and
+# with two, in alternating rounds, on the quiet machine and while another
+# program keeps one core busy (see the Performance page in the appendix).
+# Quiet, the second thread saved little; with one core busy, two threads were
+# several times slower than one. One thread has the lower mean time per step
+# in the worse of the two states, so this chapter trains with one:
 
 # %%
 torch.set_num_threads(1)
@@ -588,9 +590,10 @@ torch.set_num_threads(1)
 # On your own machine, time a few epochs of the `fit` below with
 # `torch.set_num_threads(1)` and with the default (what
 # `torch.get_num_threads()` returns in a fresh kernel), alternating between
-# the two as the benchmark does, and keep the one with the lower mean. At
-# batch 256 each product is eight times larger, and the threads have more to
-# share.
+# the two as the benchmark does, and keep the one with the lower mean; if
+# other programs will share the cores while you train, time both with those
+# programs running too. At batch 256 each product is eight times larger, and
+# the threads have more to share.
 #
 # Ten epochs with Adam at Keras's default learning rate, in minibatches of
 # 32, as in today's version of the tutorial; the older version that many

@@ -16,6 +16,11 @@ they were printed from (``_build/html``, ``_build/html/zh``):
 * no line of code, output or printed source is cut off at the page's edge: every line of
   every ``pre`` block of the site is found whole in the PDF's text. (Chromium writes no text
   that a box cuts off; the print styles wrap long lines instead.)
+
+The text of each page is the one pypdf extracted when ``make book`` printed the PDF (kept
+beside it with the PDF's hash: ``tools.pdf.page_texts``); three pages are extracted again
+here, to show it is this PDF's. And ``make book`` prints a PDF again when, and only when, a
+file it is made from changed (the last test).
 """
 
 from __future__ import annotations
@@ -54,8 +59,13 @@ def reader(language: str):
 
 @cache
 def page_texts(language: str) -> tuple[str, ...]:
-    """The extracted text of each page of an edition's PDF."""
-    return tuple(page.extract_text() for page in reader(language).pages)
+    """The text pypdf extracts from each page of an edition's PDF.
+
+    ``make book`` extracted it once, after printing (``tools.pdf.page_texts``, kept beside the
+    PDF with the PDF's hash: a PDF printed since is extracted again here).
+    """
+    reader(language)  # a clear failure when the PDF is missing
+    return tuple(pdf.page_texts(pdf.EDITIONS[language].pdf))
 
 
 @cache
@@ -75,12 +85,17 @@ def bookmarks(language: str) -> tuple[tuple[str, int], ...]:
 
 
 @cache
-def article(language: str, docname: str) -> BeautifulSoup:
-    """The ``<article>`` of a page of an edition's site."""
+def site_page(language: str, docname: str) -> BeautifulSoup:
+    """A page of an edition's site, parsed (once)."""
     path = pdf.EDITIONS[language].site / f"{docname}.html"
     if not path.is_file():
         pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` first")
-    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def article(language: str, docname: str) -> BeautifulSoup:
+    """The ``<article>`` of a page of an edition's site."""
+    soup = site_page(language, docname)
     return soup.find("article") or soup
 
 
@@ -134,6 +149,13 @@ class PdfChecks:
         copy = edition.site / edition.pdf_name
         assert copy.is_file(), f"{copy.relative_to(ROOT)}: the site has no copy of its PDF"
         assert copy.read_bytes() == edition.pdf.read_bytes(), f"{copy.name} is not the latest"
+
+    def test_the_text_checked_is_the_text_of_the_pdf(self):
+        """The kept text is what pypdf extracts from this PDF: three pages, extracted again."""
+        pages, texts = reader(self.language).pages, page_texts(self.language)
+        assert len(texts) == len(pages), f"{len(texts)} texts for {len(pages)} pages"
+        for i in sorted({0, len(pages) // 2, len(pages) - 1}):
+            assert texts[i] == pages[i].extract_text(), f"page {i + 1}: not its text"
 
     def test_every_page_of_the_book_is_a_bookmark_starting_a_new_page(self):
         ranges = page_ranges(self.language)
@@ -197,8 +219,7 @@ class PdfChecks:
         assert [(edition.site / a["href"]).resolve() for a in linked] == [target], linked
         for docname in PAGES:
             path = edition.site / f"{docname}.html"
-            soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-            items = soup.select("a.btn-download-book-pdf-button")
+            items = site_page(self.language, docname).select("a.btn-download-book-pdf-button")
             assert len(items) == 1, f"{docname}: no PDF of the book in the download menu"
             assert (path.parent / items[0]["href"]).resolve() == target
             label = " ".join(items[0].get_text().split()) + " " + items[0].get("title", "")
@@ -225,3 +246,62 @@ class TestChinese(PdfChecks):
         in_pdf, on_site = set(HAN.findall(text)), set(HAN.findall(site))
         assert len(in_pdf) >= 0.95 * len(on_site), f"{len(in_pdf)} of {len(on_site)} characters"
         assert len(HAN.findall(text)) >= 0.9 * len(HAN.findall(site))
+
+
+def test_an_up_to_date_pdf_is_kept_and_any_change_prints_it_again(tmp_path, monkeypatch):
+    """``make book`` prints a PDF again only when a file it is made from changed
+    (``tools.pdf.out_of_date``): a changed, added or removed source, a new execution of a
+    chapter, or a PDF that is not the one printed; a changed test is no such file."""
+    import os
+    import subprocess
+    import time
+
+    repo = tmp_path / "repo"
+    for name, text in {
+        ".gitignore": "_build/\n",
+        "chapters/01_dataset.py": "x = 1\n",
+        "tests/test_x.py": "",
+    }.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    monkeypatch.setattr(pdf, "ROOT", repo)
+    monkeypatch.setattr(pdf, "PDF_DIR", repo / "_build" / "pdf")
+    monkeypatch.setattr(pdf, "EXECUTED", repo / "_build" / ".jupyter_cache" / "executed")
+    edition = pdf.Edition("en", repo / "_build" / "singlehtml", "book.pdf", repo / "_build")
+    edition.pdf.parent.mkdir(parents=True)
+    pdf.EXECUTED.mkdir(parents=True)
+
+    def printed() -> None:  # as make_edition leaves it: every input older than the printing
+        past = time.time() - 10
+        for name in pdf.inputs():
+            os.utime(repo / name, (past, past))
+        edition.pdf.write_bytes(b"%PDF-1.7 the book")
+        pdf.write_stamp(edition, past + 5, pdf.inputs())
+
+    def why() -> str | None:
+        return pdf.out_of_date(edition, pdf.inputs())
+
+    printed()
+    assert why() is None
+    (repo / "tests" / "test_x.py").write_text("# a test changed\n")
+    assert why() is None
+    (repo / "chapters" / "01_dataset.py").write_text("x = 2\n")
+    assert why() == "chapters/01_dataset.py changed"
+    printed()
+    (repo / "chapters" / "02_softmax.py").write_text("y = 1\n")
+    assert why() == "files were added or removed"
+    printed()
+    (pdf.EXECUTED / "0123abcd").mkdir()
+    assert why() == "files were added or removed"
+    printed()
+    (repo / "chapters" / "01_dataset.py").unlink()
+    assert why() == "chapters/01_dataset.py was removed"
+    (repo / "chapters" / "01_dataset.py").write_text("x = 2\n")
+    printed()
+    edition.pdf.write_bytes(b"%PDF-1.7 another book")
+    assert why() == "book.pdf changed since it was printed"
+    edition.stamp.unlink()
+    assert why() == "not printed yet"
+    assert pdf.out_of_date(edition, None) == "git cannot list the files it is made from"

@@ -3,8 +3,12 @@
 Needs `make book` first (the site in ``_build/html``, or the folder named by ``COURSE_SITE``)
 and a Chromium or Chrome binary (``CHROMIUM_PATH``, default ``/usr/bin/chromium``); Playwright
 drives it, and never downloads a browser. Every request that leaves the local server is
-blocked, so a page that needs a CDN fails here as it would for an offline reader. A
-screenshot of each page is saved to ``screenshots/`` beside the site (``_build/screenshots/``).
+reported and blocked, so a page that needs a CDN fails here as it would for an offline
+reader. A screenshot of each page is saved to ``screenshots/`` beside the site
+(``_build/screenshots/``).
+
+Each page is loaded once for all the tests that read it (the ``opened`` fixture): its load
+checks, then its code widths, then the checks that change it.
 
 The first tests read the built HTML without a browser: the Colab links and the notebook
 downloads of every chapter.
@@ -12,10 +16,12 @@ downloads of every chapter.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
 import re
+import socket
 import subprocess
 import threading
 from html.parser import HTMLParser
@@ -179,40 +185,63 @@ def server():
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium from the system (Playwright never downloads one here)."""
+@contextlib.contextmanager
+def offline_chromium():
+    """A headless Chromium from the system (Playwright never downloads one here), offline.
+
+    It reaches the local server and nothing else: every other request goes to a proxy that
+    refuses it (a port bound and never listened on). Chromium never sends a request for a
+    loopback address to a proxy. Unlike intercepting requests (Playwright's ``route``), this
+    keeps the browser's HTTP cache: a test that loads several pages fetches the site's
+    scripts, styles and fonts once.
+    """
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no browser at {CHROMIUM}: install chromium or set CHROMIUM_PATH")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with socket.socket() as closed, sync_playwright() as playwright:
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"--proxy-server=http://127.0.0.1:{closed.getsockname()[1]}"
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, proxy]
+        )
         yield browser
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    with offline_chromium() as browser:
+        yield browser
+
+
 class Visit:
     """A browser page that records every problem a reader would meet."""
+
+    docname = ""  # the page of the book it was opened on, for the ``opened`` fixtures
 
     def __init__(self, browser, server: str) -> None:
         self.server = server
         self.problems: list[str] = []
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
-        # Offline: anything not served by the local server is blocked and reported.
-        self.context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), self._block)
+        # Offline: anything not served by the local server is reported (and blocked: see
+        # offline_chromium).
+        self.context.on("request", self._request)
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         self.page.on("requestfailed", self._failed)
         self.page.on("response", self._response)
 
-    def _block(self, route):
-        if not route.request.url.startswith(("data:", "blob:")):
-            self.problems.append(f"request leaves the site: {route.request.url}")
-        route.abort()
+    def _request(self, request):
+        if not request.url.startswith((self.server, "data:", "blob:")):
+            self.problems.append(f"request leaves the site: {request.url}")
 
     def _console(self, msg):
+        # The browser asks each site for /favicon.ico on its own, once (no page of the book
+        # names one; intercepting requests hid it): its 404 is no problem of a page.
+        if msg.location.get("url") == urljoin(self.server, "favicon.ico"):
+            return
         if msg.type == "error":
             self.problems.append(f"console error: {msg.text}")
 
@@ -227,9 +256,14 @@ class Visit:
         if response.status >= 400:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
-    def open(self, path: str):
-        self.page.goto(urljoin(self.server, path), wait_until="networkidle")
+    def open(self, path: str, wait_until: str = "networkidle"):
+        self.page.goto(urljoin(self.server, path), wait_until=wait_until)
         return self.page
+
+    def settle(self) -> None:
+        """Wait until no request has been made for 500 ms (at once if that has happened):
+        every request of the page has been answered, or has failed, and been recorded."""
+        self.page.wait_for_load_state("networkidle")
 
     def close(self) -> None:
         self.context.close()
@@ -242,6 +276,35 @@ def visit(browser, server):
     visit.close()
 
 
+@contextlib.contextmanager
+def visit_of(browser, server: str, docname: str, folder: str = ""):
+    """A visit of one page of the book (``folder`` + ``docname``), loaded.
+
+    Loaded: its ``load`` event has fired; ``Visit.settle`` waits for the rest (MathJax's
+    fonts), meanwhile a test can do what needs no more (the screenshot waits for fonts).
+    """
+    visit = Visit(browser, server)
+    visit.docname = docname
+    try:
+        visit.open(f"{folder}{docname}.html", wait_until="load")
+        yield visit
+    finally:
+        visit.close()
+
+
+@pytest.fixture(scope="module")
+def opened(request, browser, server):
+    """A page of the site (``request.param``, its docname), loaded once for all its tests.
+
+    Tests take it with ``@pytest.mark.parametrize("opened", DOCNAMES, indirect=True)``:
+    pytest then runs the tests of one page one after the other, in the order of this file
+    (the checks of the page as loaded come first, those that change the page last), and
+    closes the page before loading the next one.
+    """
+    with visit_of(browser, server, request.param) as visit:
+        yield visit
+
+
 def _wait_for_math(page) -> tuple[int, int]:
     """Wait until MathJax has typeset every formula; return (formulas, typeset)."""
     formulas = page.locator(".math").count()
@@ -252,9 +315,9 @@ def _wait_for_math(page) -> tuple[int, int]:
     return formulas, page.locator("mjx-container").count()
 
 
-@pytest.mark.parametrize("docname", PAGES)
-def test_page_loads_cleanly_offline(visit, docname):
-    page = visit.open(f"{docname}.html")
+@pytest.mark.parametrize("opened", PAGES, indirect=True)
+def test_page_loads_cleanly_offline(opened):
+    docname, page = opened.docname, opened.page
     formulas, typeset = _wait_for_math(page)
     assert typeset >= formulas
     if formulas:  # rendered by the local MathJax: no raw TeX delimiters left on the page
@@ -275,7 +338,26 @@ def test_page_loads_cleanly_offline(visit, docname):
     assert page.locator("article h1").count() == 1, f"{docname}: no single page title"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{docname.replace('/', '_')}.png"), full_page=True)
-    assert visit.problems == [], f"{docname}: " + "\n".join(visit.problems)
+    opened.settle()
+    assert opened.problems == [], f"{docname}: " + "\n".join(opened.problems)
+
+
+def test_a_request_that_leaves_the_site_is_reported_and_blocked(visit):
+    """The offline check above can fail: a page that fetches from another host, named or by
+    address, is reported, and gets no answer (none would come in 5 s unless refused)."""
+    page = visit.open(f"{PAGES[0]}.html")
+    assert visit.problems == [], "\n".join(visit.problems)
+    urls = ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js", "http://192.0.2.1/x.js"]
+    answers = page.evaluate(
+        """urls => Promise.all(urls.map(url => Promise.race([
+            fetch(url).then(response => `answered ${response.status}`, () => 'refused'),
+            new Promise(done => setTimeout(() => done('no answer in 5 s'), 5000)),
+        ])))""",
+        urls,
+    )
+    assert answers == ["refused", "refused"], answers
+    left = [p for p in visit.problems if p.startswith("request leaves the site")]
+    assert left == [f"request leaves the site: {url}" for url in urls], visit.problems
 
 
 def test_math_is_typeset_on_the_chapter_pages(visit):
@@ -317,9 +399,11 @@ def test_previous_links_walk_back(visit):
     assert visit.problems == [], "\n".join(visit.problems)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_search_finds_the_chapter_by_its_title(visit, chapter):
-    title = visit.open(f"{chapter}.html").locator("article h1").first.inner_text()
+@pytest.mark.parametrize("opened", CHAPTERS, indirect=True)
+def test_search_finds_the_chapter_by_its_title(opened, visit):
+    """Search for a chapter's title, as its page shows it, from the search page."""
+    chapter = opened.docname
+    title = opened.page.locator("article h1").first.inner_text()
     title = title.strip().rstrip("#").strip()
     page = visit.open(f"search.html?q={title}")
     results = page.locator("#search-results a")
@@ -383,43 +467,65 @@ def blocks_that_scroll(page, selector: str = PRE_BLOCKS) -> list[str]:
 def _plant_line(page, selector: str, characters: int) -> None:
     """Append a line of ``characters`` characters to the first block of ``selector``.
 
-    The block is marked ``planted``: ``pre.planted`` selects it alone.
+    The block is marked ``planted``: ``pre.planted`` selects it alone. ``_unplant`` takes
+    the lines and the mark away again.
     """
     page.evaluate(
         """([selector, n]) => {
             const pre = document.querySelector(selector);
+            const line = document.createTextNode('\\n' + 'x = ' + '1'.repeat(n - 4));
             pre.classList.add('planted');
-            pre.appendChild(document.createTextNode('\\n' + 'x = ' + '1'.repeat(n - 4)));
+            pre.appendChild(line);
+            (window.plantedLines = window.plantedLines || []).push(line);
         }""",
         [selector, characters],
     )
 
 
-@pytest.mark.parametrize("docname", PAGES)
-def test_no_code_block_scrolls_sideways(visit, docname):
+def _unplant(page) -> None:
+    """Remove every line ``_plant_line`` added, and its mark: the page is as it was."""
+    page.evaluate(
+        """() => {
+            (window.plantedLines || []).forEach(line => line.remove());
+            window.plantedLines = [];
+            document.querySelectorAll('pre.planted').forEach(
+                pre => pre.classList.remove('planted'));
+        }"""
+    )
+
+
+@pytest.mark.parametrize("opened", PAGES, indirect=True)
+def test_no_code_block_scrolls_sideways(opened):
     """At 1280 px, every code block fits in its box (no horizontal scroll bar): the cells'
     sources and outputs, and the code in the prose."""
-    page = visit.open(f"{docname}.html")
-    scrolling = blocks_that_scroll(page)
+    opened.settle()  # every font loaded
+    scrolling = blocks_that_scroll(opened.page)
+    docname = opened.docname
     assert scrolling == [], f"{docname}: code that scrolls sideways:\n" + "\n".join(scrolling)
 
 
 @pytest.mark.parametrize(
-    ("docname", "selector", "kind"),
+    ("opened", "selector", "kind"),
     [
         (CHAPTERS[0], CODE_INPUTS, "input"),
         (CHAPTERS[0], PRINTED_OUTPUTS, "output"),
         (PAGES[0], PROSE_CODE, "prose code"),
     ],
     ids=["input", "output", "prose"],
+    indirect=["opened"],
+    scope="module",  # run with the other tests of its page (pytest: when all are fixtures)
 )
-def test_code_boxes_fit_79_characters_and_a_wider_line_is_caught(visit, docname, selector, kind):
+def test_code_boxes_fit_79_characters_and_a_wider_line_is_caught(opened, selector, kind):
     """The check above can fail: a planted 100-character line scrolls, a 79-character one fits,
     in a cell's source, in its printed output and in a code block of the prose."""
-    page = visit.open(f"{docname}.html")
-    assert page.evaluate(_CHARACTERS_THAT_FIT, selector) >= 79
-    _plant_line(page, selector, 79)
-    assert blocks_that_scroll(page, "pre.planted") == []
-    _plant_line(page, selector, 100)
-    caught = [s for s in blocks_that_scroll(page) if "x = 111" in s]
-    assert len(caught) == 1 and caught[0].startswith(f"{kind}, "), caught
+    page = opened.page
+    opened.settle()  # every font loaded
+    try:
+        assert page.evaluate(_CHARACTERS_THAT_FIT, selector) >= 79
+        _plant_line(page, selector, 79)
+        assert blocks_that_scroll(page, "pre.planted") == []
+        _plant_line(page, selector, 100)
+        caught = [s for s in blocks_that_scroll(page) if "x = 111" in s]
+        assert len(caught) == 1 and caught[0].startswith(f"{kind}, "), caught
+    finally:
+        _unplant(page)

@@ -4,7 +4,8 @@ Needs `make book` first (``_build/html`` and ``_build/html/zh``, or the site nam
 ``COURSE_SITE`` and its ``zh/``), Chromium (see
 ``test_site_browser.py``) and a CJK font (Debian's ``fonts-noto-cjk``). The whole of
 ``_build/html`` is served, so the language switch can be followed both ways. Screenshots of
-the Chinese pages go to ``_build/screenshots/zh/``: look at them (no tofu boxes).
+the Chinese pages go to ``_build/screenshots/zh/``: look at them (no tofu boxes). As in the
+English test, each Chinese page is loaded once for all the tests that read it (``opened``).
 
 Search in Chinese needs ``jieba`` when the site is built (``requirements.txt``): the search
 box matches whole words, and ``_ext/course_i18n.py`` makes jieba keep the glossary's terms
@@ -24,8 +25,6 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import nbformat
 import pytest
 from test_site_browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     COLAB,
     PAGES,
     SCREENSHOTS,
@@ -36,7 +35,9 @@ from test_site_browser import (
     _repository,
     _wait_for_math,
     blocks_that_scroll,
+    offline_chromium,
     shown,
+    visit_of,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,14 +167,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no browser at {CHROMIUM}: install chromium or set CHROMIUM_PATH")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with offline_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -181,6 +176,14 @@ def visit(browser, server):
     visit = Visit(browser, server)
     yield visit
     visit.close()
+
+
+@pytest.fixture(scope="module")
+def opened(request, browser, server):
+    """A Chinese page (``zh/`` + ``request.param``), loaded once for all its tests (see the
+    English test's ``opened``)."""
+    with visit_of(browser, server, request.param, "zh/") as visit:
+        yield visit
 
 
 def _fonts_of(visit, selector: str) -> dict[str, int]:
@@ -194,31 +197,32 @@ def _fonts_of(visit, selector: str) -> dict[str, int]:
     return {f["familyName"]: f["glyphCount"] for f in fonts}
 
 
-@pytest.mark.parametrize("docname", PAGES)
-def test_chinese_page_renders_offline_with_a_cjk_font(visit, docname):
-    page = visit.open(f"zh/{docname}.html")
+@pytest.mark.parametrize("opened", PAGES, indirect=True)
+def test_chinese_page_renders_offline_with_a_cjk_font(opened):
+    docname, page, visit = opened.docname, opened.page, opened
     formulas, typeset = _wait_for_math(page)
     assert typeset >= formulas
     assert page.locator("article h1").count() == 1
     text = page.locator("article").inner_text()
     assert len(HAN.findall(text)) > 20, f"zh/{docname}: hardly any Chinese text"
+    folder = SCREENSHOTS / "zh"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{docname.replace('/', '_')}.png"), full_page=True)
+    visit.settle()  # after the screenshot, which waits for the fonts: all is loaded
     # Every Chinese character of the title is drawn by a font that has it (no tofu boxes).
     fonts = _fonts_of(visit, "article h1")
     cjk = {name: n for name, n in fonts.items() if "CJK" in name or "Noto" in name}
     title = page.locator("article h1").inner_text()
     assert sum(cjk.values()) >= len(HAN.findall(title)) > 0, f"zh/{docname}: fonts {fonts}"
-    folder = SCREENSHOTS / "zh"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{docname.replace('/', '_')}.png"), full_page=True)
     assert visit.problems == [], f"zh/{docname}: " + "\n".join(visit.problems)
 
 
-@pytest.mark.parametrize("docname", PAGES)
-def test_no_chinese_code_block_scrolls_sideways(visit, docname):
+@pytest.mark.parametrize("opened", PAGES, indirect=True)
+def test_no_chinese_code_block_scrolls_sideways(opened):
     """At 1280 px, every code block of a Chinese page fits in its box: the cells' sources and
     outputs, and the code in the prose (the English test's check)."""
-    page = visit.open(f"zh/{docname}.html")
-    scrolling = blocks_that_scroll(page)
+    opened.settle()  # every font loaded
+    scrolling, docname = blocks_that_scroll(opened.page), opened.docname
     assert scrolling == [], f"zh/{docname}: code that scrolls sideways:\n" + "\n".join(scrolling)
 
 

@@ -6,11 +6,17 @@ and figures are those of the site), and Chromium prints that page::
 
     python -m tools.pdf          # -> _build/pdf/fashion-mnist-course.pdf and ...-zh.pdf
     python -m tools.pdf zh       # one edition (--no-build: print the single page as it is)
+    python -m tools.pdf --force  # print again even where nothing changed
 
 The two editions are made side by side, one process each (logs in ``_build/pdf/``). Each PDF
 is also copied into its site (``_build/html/fashion-mnist-course.pdf``,
 ``_build/html/zh/fashion-mnist-course-zh.pdf``), where the index page and the download menu
 link it (``_ext/course_site.py``).
+
+A PDF that is up to date is not printed again (``make test`` runs ``make book`` first): one
+whose stamp (``_build/pdf/NAME.stamp``) shows that no file it is made from changed since its
+printing started (``inputs``: the repository's files but the tests, and the execution
+cache's entries). It is still copied into its site.
 
 The printer is the system's Chromium (Debian's ``chromium``, as in the browser tests;
 ``CHROMIUM_PATH`` names another Chromium or Chrome), driven by Playwright, with the network
@@ -21,12 +27,16 @@ gets print styles (``PRINT_CSS``): no sidebars or buttons, each chapter on a new
 code that wraps instead of being cut off at the page's edge. After printing, pypdf corrects
 two things in the PDF's text (``finish_pdf``): Chinese characters that would copy as radicals,
 and the bookmarks' names. Without Chromium, or without a Chinese font, it stops with one
-message saying what to install. ``tests/test_pdf.py`` checks the PDFs.
+message saying what to install. ``tests/test_pdf.py`` checks the PDFs; the text pypdf
+extracts from each page, which those checks read, is extracted here once, after printing,
+and kept beside the PDF (``page_texts``: keyed by the PDF's hash, so it is that PDF's text).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -64,6 +74,11 @@ class Edition:
     @property
     def pdf(self) -> Path:
         return PDF_DIR / self.pdf_name
+
+    @property
+    def stamp(self) -> Path:
+        """When this edition's PDF was last printed, and from which files."""
+        return PDF_DIR / f"{self.language}.stamp"
 
 
 EDITIONS = {
@@ -374,27 +389,166 @@ def publish(edition: Edition) -> Path:
     return target
 
 
-def make_edition(edition: Edition, build: bool = True) -> None:
-    """Build, print and publish one edition's PDF."""
+# -- Up to date or not ------------------------------------------------------------------------
+
+# Files of the repository that no page of the book is made from.
+NOT_INPUTS = ("tests/", ".github/", ".ci/")
+EXECUTED = BUILD / ".jupyter_cache" / "executed"
+
+
+def inputs() -> list[str] | None:
+    """What the PDFs are made from, as paths relative to the repository; None: unknown.
+
+    Every file git tracks or would track (sources, catalogs, helpers, extensions, styles,
+    benchmark results, this tool), but the tests and CI settings; and each entry of the
+    execution cache (a chapter executed again changes its outputs, not its source).
+    """
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    names = {name for name in listed.split("\0") if name and not name.startswith(NOT_INPUTS)}
+    if EXECUTED.is_dir():
+        names |= {p.relative_to(ROOT).as_posix() for p in [EXECUTED, *EXECUTED.iterdir()]}
+    return sorted(names)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _names_digest(names: list[str]) -> str:
+    return hashlib.sha256("\0".join(names).encode()).hexdigest()
+
+
+def out_of_date(edition: Edition, names: list[str] | None) -> str | None:
+    """Why an edition's PDF must be printed (again); None when it is up to date.
+
+    Up to date: the PDF is the one its stamp records, made from the same files, none of
+    which was modified after its printing started.
+    """
+    if names is None:
+        return "git cannot list the files it is made from"
+    if not edition.pdf.is_file() or not edition.stamp.is_file():
+        return "not printed yet"
+    try:
+        stamp = json.loads(edition.stamp.read_text(encoding="utf-8"))
+        started, files, digest = stamp["started"], stamp["inputs"], stamp["pdf_sha256"]
+    except (ValueError, KeyError, TypeError):
+        return f"{edition.stamp.name} cannot be read"
+    if files != _names_digest(names):
+        return "files were added or removed"
+    for name in names:
+        try:
+            if (ROOT / name).stat().st_mtime >= started:
+                return f"{name} changed"
+        except FileNotFoundError:
+            return f"{name} was removed"
+    if _sha256(edition.pdf) != digest:
+        return f"{edition.pdf_name} changed since it was printed"
+    return None
+
+
+def write_stamp(edition: Edition, started: float, names: list[str] | None) -> None:
+    """Record that the edition's PDF was printed from ``names`` as they were at ``started``."""
+    edition.stamp.unlink(missing_ok=True)
+    if names is not None:
+        stamp = {
+            "started": started,
+            "inputs": _names_digest(names),
+            "pdf_sha256": _sha256(edition.pdf),
+        }
+        edition.stamp.write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+
+
+def page_texts(path: Path) -> list[str]:
+    """The text pypdf extracts from each page of a PDF (what ``tests/test_pdf.py`` reads).
+
+    Extracting it takes pypdf a few seconds per 10 pages; it is kept beside the PDF
+    (``NAME.texts.json``), with the PDF's SHA-256 and pypdf's version: a changed PDF, or
+    another pypdf, is extracted again.
+    """
+    import pypdf
+
+    cache = path.with_name(f"{path.stem}.texts.json")
+    key = {"pdf_sha256": _sha256(path), "pypdf": pypdf.__version__}
+    try:
+        kept = json.loads(cache.read_text(encoding="utf-8"))
+        if {k: kept[k] for k in key} == key:
+            return kept["pages"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    pages = [page.extract_text() for page in pypdf.PdfReader(path).pages]
+    part = cache.with_name(f"{cache.name}.{os.getpid()}")  # whole or absent, for a reader
+    part.write_text(json.dumps({**key, "pages": pages}, ensure_ascii=False), encoding="utf-8")
+    part.replace(cache)
+    return pages
+
+
+def keep(edition: Edition) -> None:
+    """Keep an up-to-date PDF: copy it into its site, and say so."""
+    publish(edition)
+    print(
+        f"{edition.pdf.relative_to(ROOT)}: up to date, not printed again (no file it is made "
+        "from changed since it was printed; --force prints it anyway)"
+    )
+
+
+def make_edition(edition: Edition, build: bool = True, force: bool = True) -> None:
+    """Build, print and publish one edition's PDF; ``force=False``: only if out of date.
+
+    Its stamp is written when the single page was built from the sources (``build``).
+    """
+    started = time.time()
+    names = inputs()
+    if not force:
+        why = out_of_date(edition, names)
+        if why is None:
+            keep(edition)
+            return
+        print(f"{edition.pdf.relative_to(ROOT)}: printing it ({why})")
+    edition.stamp.unlink(missing_ok=True)
     start = time.perf_counter()
     if build:
         build_singlehtml(edition)
     built = time.perf_counter()
     printed = print_edition(edition)
     publish(edition)
-    print(f"{printed} (single page built in {built - start:.1f} s)")
+    texts = time.perf_counter()
+    page_texts(edition.pdf)
+    if build:
+        write_stamp(edition, started, names)
+    print(
+        f"{printed} (single page built in {built - start:.1f} s, "
+        f"text extracted in {time.perf_counter() - texts:.1f} s)"
+    )
 
 
-def make_all(names: list[str]) -> int:
-    """Make every edition's PDF, side by side (one process each: Sphinx in one, Chromium in
-    the other, use both cores of a small machine). Each one's log goes to
-    ``_build/pdf/NAME.log``; a failure prints the end of its log."""
+def make_all(names: list[str], force: bool = False) -> int:
+    """Make every edition's PDF that is out of date (all with ``force``), side by side (one
+    process each: Sphinx in one, Chromium in the other, use both cores of a small machine).
+    Each one's log goes to ``_build/pdf/NAME.log``; a failure prints the end of its log."""
     PDF_DIR.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    children = {}
+    files = None if force else inputs()
+    outdated = []
     for name in names:
+        why = "--force" if force else out_of_date(EDITIONS[name], files)
+        if why is None:
+            keep(EDITIONS[name])
+        else:
+            print(f"{EDITIONS[name].pdf.relative_to(ROOT)}: printing it ({why})")
+            outdated.append(name)
+    children = {}
+    for name in outdated:
         log = (PDF_DIR / f"{name}.log").open("w")
-        command = [sys.executable, "-m", "tools.pdf", name]
+        command = [sys.executable, "-m", "tools.pdf", name, "--force"]
         children[name] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log), log)
     failed = []
     for name, (child, log) in children.items():
@@ -417,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-build", action="store_true", help="print the single pages as they are"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="print even the PDFs that are up to date"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.languages) - set(EDITIONS)
     if unknown:
@@ -429,14 +586,15 @@ def main(argv: list[str] | None = None) -> int:
     if "zh" in (args.languages or EDITIONS) and (problem := chinese_font_problem()):
         print(problem, file=sys.stderr)
         return 2
+    force = args.force or args.no_build
     if len(args.languages) == 1:
-        make_edition(EDITIONS[args.languages[0]], build=not args.no_build)
+        make_edition(EDITIONS[args.languages[0]], build=not args.no_build, force=force)
         return 0
     if args.no_build:
         for name in args.languages or EDITIONS:
             make_edition(EDITIONS[name], build=False)
         return 0
-    return make_all(args.languages or list(EDITIONS))
+    return make_all(args.languages or list(EDITIONS), force=force)
 
 
 if __name__ == "__main__":
