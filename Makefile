@@ -43,16 +43,22 @@ test: book
 	    $(BIN)/python -m tools.summary --run $(RUN) --reports $(REPORTS);)
 
 venv: $(STAMP)
-# pip reads its own configuration (PIP_FIND_LINKS, pip.conf, its cache): local wheels are
-# used when their hashes are in the lock. First pip itself, at the lock's version (its
-# line and hashes; a new pip installs the rest faster than the venv's bundled one). d2l's
-# metadata pins numpy==1.23.5 and more: --no-deps. helpers builds with the lock's
+# uv installs the lock: the same packages and hashes as pip, in a fraction of the time. The
+# venv's bundled pip first installs the lock's uv (its line and hashes only). pip's local
+# wheels (PIP_FIND_LINKS) are passed on to uv; where uv cannot install the lock (no network,
+# and mirrors only pip's own configuration names), pip installs it with its own settings.
+# d2l's metadata pins numpy==1.23.5 and more: --no-deps. helpers builds with the lock's
 # setuptools: --no-build-isolation.
-PIP_LINES := /^pip[=<>~ ]/,/^[a-z\#]/{/^pip/p;/^ *--hash/p}
+UV_LINES := /^uv[=<>~ ]/,/^[a-z\#]/{/^uv/p;/^ *--hash/p}
+UV       := $(BIN)/uv pip install -q --python $(BIN)/python \
+    $(foreach dir,$(PIP_FIND_LINKS),--find-links $(dir))
 $(STAMP): $(REQUIREMENTS) pyproject.toml
 	@$(call timed,venv,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
-	    $(BIN)/python -m pip install -q -r <(sed -n '$(PIP_LINES)' $(REQUIREMENTS)); \
-	    $(BIN)/python -m pip install -q -r $(REQUIREMENTS); \
+	    $(BIN)/python -m pip install -q -r <(sed -n '$(UV_LINES)' $(REQUIREMENTS)); \
+	    if ! $(UV) -r $(REQUIREMENTS); then \
+	        echo "uv could not install $(REQUIREMENTS); pip installs it with its own settings"; \
+	        $(BIN)/python -m pip install -q -r $(REQUIREMENTS); \
+	    fi; \
 	    $(BIN)/python -m pip install -q --no-deps d2l==1.0.3; \
 	    $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .)
 	touch $@

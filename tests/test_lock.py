@@ -113,19 +113,25 @@ def test_make_lock_resolves_for_every_platform_with_hashes(makefile):
         assert option in command
 
 
-def test_pip_is_installed_first_at_the_locked_version(makefile):
-    """The venv's bundled pip first installs the lock's pip (its line and hashes only)."""
-    script = re.search(r"^PIP_LINES := (.*)$", makefile, re.M)[1].replace("\\#", "#")
-    assert "-r <(sed -n '$(PIP_LINES)' $(REQUIREMENTS))" in makefile
+def test_uv_is_installed_first_at_the_locked_version(makefile):
+    """The venv's bundled pip first installs the lock's uv (its line and hashes only); uv then
+    installs the lock, and pip takes over where uv cannot."""
+    script = re.search(r"^UV_LINES := (.*)$", makefile, re.M)[1].replace("\\#", "#")
+    assert "-r <(sed -n '$(UV_LINES)' $(REQUIREMENTS))" in makefile
+    assert "if ! $(UV) -r $(REQUIREMENTS); then" in makefile
+    assert re.search(
+        r"^UV +:= \$\(BIN\)/uv pip install -q --python \$\(BIN\)/python", makefile, re.M
+    )
+    assert "$(foreach dir,$(PIP_FIND_LINKS),--find-links $(dir))" in makefile
 
-    def pip_lines(path: Path) -> list[str]:
+    def uv_lines(path: Path) -> list[str]:
         done = subprocess.run(["sed", "-n", script, str(path)], capture_output=True, text=True)
         return done.stdout.splitlines()
 
-    lines = pip_lines(LOCK)
-    (pip, hashes) = locked()["pip"][0]
-    assert lines[0] == f"{pip} \\" and len(lines) == 1 + len(hashes) >= 2
+    lines = uv_lines(LOCK)
+    (uv, hashes) = locked()["uv"][0]
+    assert lines[0] == f"{uv} \\" and len(lines) == 1 + len(hashes) >= 2
     assert all(line.strip().startswith("--hash=sha256:") for line in lines[1:])
-    # The newest-versions workflow installs requirements.txt: there, its pip line alone.
-    (line,) = pip_lines(ROOT / "requirements.txt")
-    assert Requirement(line).name == "pip"
+    # The newest-versions workflow installs requirements.txt: there, its uv line alone.
+    (line,) = uv_lines(ROOT / "requirements.txt")
+    assert Requirement(line).name == "uv"
