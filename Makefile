@@ -48,9 +48,10 @@ venv: $(STAMP)
 # wheels (PIP_FIND_LINKS) are passed on to uv; where uv cannot install the lock (no network,
 # and mirrors only pip's own configuration names), pip installs it with its own settings.
 # d2l's metadata pins numpy==1.23.5 and more: --no-deps. helpers builds with the lock's
-# setuptools: --no-build-isolation.
+# setuptools: --no-build-isolation. --compile-bytecode: as pip does, so that no process
+# compiles torch's modules again (with PYTHONDONTWRITEBYTECODE set, every one would).
 UV_LINES := /^uv[=<>~ ]/,/^[a-z\#]/{/^uv/p;/^ *--hash/p}
-UV       := $(BIN)/uv pip install -q --python $(BIN)/python \
+UV       := $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python \
     $(foreach dir,$(PIP_FIND_LINKS),--find-links $(dir))
 $(STAMP): $(REQUIREMENTS) pyproject.toml
 	@$(call timed,venv,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \

@@ -174,15 +174,17 @@ show("training")
 #
 # A training step of the MLP of {ref}`chap-keras-mlp` at batch 32 is small: five matrix
 # products (two forward; in the backward pass the gradient of the hidden activations and of
-# both weight matrices) and some twenty smaller operations around them: the bias, ReLU, the
-# loss, autograd's bookkeeping, Adam's update of 101,770 parameters, the batch's indexing
-# and Python's loop. The benchmark measures two things about it in the same run as the
-# training above. First, `fit` with one thread and with two, in alternating rounds, on the
-# quiet machine and while another process keeps one core busy: the chapter's choice of
-# `torch.set_num_threads(1)` rests on it (the count whose worse state is faster). Second, the
-# *floor*: the five products alone, on real batches and in the layouts autograd uses. No
-# step can take less, and the ratio of `fit`'s time to the floor shows how much everything
-# else in the step adds.
+# both weight matrices) and some twenty smaller operations around them: ReLU, the loss and
+# their gradients, the gradients of the biases (the forward products add the biases
+# themselves), autograd's bookkeeping, Adam's update of 101,770 parameters, the batch's
+# indexing and Python's loop. The benchmark measures two things about it in the same run as
+# the training above, where `fit` trains with the chapter's one thread and d2l's loop with
+# torch's default. First, `fit` with one thread and with torch's default, in alternating
+# rounds, on the quiet machine and while another process keeps one core busy: the chapter's
+# choice of `torch.set_num_threads(1)` rests on it (the count whose worse state has the
+# lower mean time per step). Second, the *floor*: the five products alone, on real batches
+# and in the layouts autograd uses. A step at the same thread count can hardly take less,
+# and the ratio of `fit`'s time to the floor shows how much everything else in `fit` adds.
 
 # %% tags=["remove-input"] mystnb={"markdown_format": "gfm"}
 show("mlp")

@@ -2,7 +2,7 @@
 
 Two measurements that the training section's ratio alone cannot give:
 
-* ``threads``: ``KerasModel.fit`` with 1 thread and with 2 (the default), in alternating
+* ``threads``: ``KerasModel.fit`` with 1 thread and with torch's default, in alternating
   rounds, on the quiet machine and while another process keeps one core busy. At batch 32
   each product is small: a second thread saves little when the machine is quiet and costs
   much when it is not. The count whose worse condition is faster is chosen.

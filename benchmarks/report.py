@@ -54,6 +54,10 @@ def rate(value: float) -> str:
     return f"{value:,.0f} img/s"
 
 
+def threads(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
 def ratio(value: float) -> str:
     return f"{value:.1f}x"
 
@@ -100,15 +104,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, str]]:
         if "floor_ratio_best" not in model:
             continue
         measured = (f"{ratio(model['floor_ratio_best'])} the lowest floor "
-                    f"({ratio(model['floor_ratio'])} the floor at its "
-                    f"{model['floor']['threads']} thread)")  # fmt: skip
+                    f"({ratio(model['floor_ratio'])} the floor with its "
+                    f"{threads(model['floor']['threads'])})")  # fmt: skip
         add(f"training {model['chapter']} within {FLOOR_TARGET:.0f}x of the matrix-product floor",
             measured, model["floor_ratio_best"] <= FLOOR_TARGET)  # fmt: skip
         t = model["threads"]
         worst = {r["threads"]: max(x["mean_step_seconds"] for x in t["rows"]
                                    if x["threads"] == r["threads"]) for r in t["rows"]}  # fmt: skip
         means = ", ".join(f"{n}: {us(v)}" for n, v in sorted(worst.items()))
-        add(f"chapter 4's {t['chapter_threads']} thread: the lower mean step in its worse state "
+        add(f"chapter 4's {threads(t['chapter_threads'])}: the lower mean step in its worse state "
             "(quiet, one core busy)", f"worse state's mean by threads {means}",
             t["chosen"] == t["chapter_threads"])  # fmt: skip
     chapters = sections.get("chapters")
@@ -187,7 +191,9 @@ def training_table(results: dict[str, Any]) -> str:
     return (
         f"{table(header, rows)}\n\nEach time covers `train_ch3` (or `fit`) including its test "
         f"evaluation after every epoch; speed counts training images only. Accuracies count as "
-        f"the same when their medians are within {t['acc_tolerance']:.2f}."
+        f"the same when their medians are within {t['acc_tolerance']:.2f}. The classic path runs "
+        f"with torch's default number of threads, as d2l does; `KerasModel.fit` with one, as "
+        f"chapter 4 does (see below)."
     )
 
 
@@ -203,16 +209,17 @@ def mlp_table(results: dict[str, Any]) -> str:
     floor_header = ["Threads", "5 products of a training step", "2 of an evaluation step"]
     course = model["course"]["seconds"]["median"]
     return (
-        f"{table(header, rows)}\n\nEach `fit` step is timed over one round of `fit` at batch "
-        f"{t['batch_size']} (no evaluation), in {t['rounds']} rounds per machine state that "
-        f'alternate the thread counts: median (min – max), and the mean. "One core busy": '
+        f"{table(header, rows)}\n\nEach round times one `fit` at batch {t['batch_size']} (no "
+        f"evaluation) and divides by its steps; {t['rounds']} rounds per machine state, "
+        f"alternating the thread counts: median (min – max) of the rounds, and their mean. "
+        f'"One core busy": '
         f"another process spins on one core meanwhile. The thread count whose worse state "
         f"has the lower mean: **{t['chosen']}** (chapter 4 uses {t['chapter_threads']}).\n\n"
         f"{table(floor_header, floor_rows)}\n\nThe floor: the median time of a step's matrix "
         f"products alone, on real batches in the layouts autograd uses. For the "
         f"{epochs(model['epochs'])} above ({f['train_steps']:,} training and "
         f"{f['eval_steps']:,} evaluation steps) it adds up to {seconds(f['seconds'])} at "
-        f"{f['threads']} thread (the lowest floor: {seconds(f['seconds_best'])}); `fit` took "
+        f"{threads(f['threads'])} (the lowest floor: {seconds(f['seconds_best'])}); `fit` took "
         f"{seconds(course)}: **{ratio(model['floor_ratio'])}** the floor at its thread count, "
         f"**{ratio(model['floor_ratio_best'])}** the lowest floor."
     )

@@ -575,25 +575,28 @@ print("fit:", tuple(X_fit.shape), " validation:", tuple(X_val.shape))
 # one core of the machine that builds this book. A second thread saves a few
 # tens of microseconds on such a product at best, and each operation it shares
 # ends with a wait: when another program keeps one core busy, the thread on
-# the other core waits for the slowed one, at times for milliseconds. On that
-# 2-core machine, the benchmark times `fit` at batch 32 with one thread and
-# with two, in alternating rounds, on the quiet machine and while another
-# program keeps one core busy (see the Performance page in the appendix).
-# Quiet, the second thread saved little; with one core busy, two threads were
-# several times slower than one. One thread has the lower mean time per step
-# in the worse of the two states, so this chapter trains with one:
+# the other core waits for the slowed one, which has its shared core only
+# part of the time. On that 2-core machine, the benchmark times `fit` at
+# batch 32 with one thread and with two, in alternating rounds, on the quiet
+# machine and while another program keeps one core busy (see the Performance
+# page in the appendix). Quiet, the second thread saved little; with one core
+# busy, two threads were several times slower than one. One thread gives up
+# little on a quiet machine and avoids a large loss on a shared one. Judged
+# by each count's worse state, one thread has the lower mean time per step,
+# so this chapter trains with one:
 
 # %%
 torch.set_num_threads(1)
 
 # %% [markdown]
-# On your own machine, time a few epochs of the `fit` below with
-# `torch.set_num_threads(1)` and with the default (what
+# On your own machine, time a few epochs of the `fit` below (it prints each
+# epoch's time) with `torch.set_num_threads(1)` and with the default (what
 # `torch.get_num_threads()` returns in a fresh kernel), alternating between
-# the two as the benchmark does, and keep the one with the lower mean; if
+# the two as the benchmark does, and keep the one with the lower mean. If
 # other programs will share the cores while you train, time both with those
-# programs running too. At batch 256 each product is eight times larger, and
-# the threads have more to share.
+# programs running too, and judge each count by the larger of its two means,
+# as above. At batch 256 each product is eight times larger and the threads
+# have more to share: time again when you change the batch size.
 #
 # Ten epochs with Adam at Keras's default learning rate, in minibatches of
 # 32, as in today's version of the tutorial; the older version that many
