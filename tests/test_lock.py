@@ -120,7 +120,9 @@ def test_uv_is_installed_first_at_the_locked_version(makefile):
     assert "-r <(sed -n '$(UV_LINES)' $(REQUIREMENTS))" in makefile
     assert "if ! $(UV) -r $(REQUIREMENTS); then" in makefile
     assert re.search(
-        r"^UV +:= \$\(BIN\)/uv pip install -q --python \$\(BIN\)/python", makefile, re.M
+        r"^UV +:= \$\(BIN\)/uv pip install -q --compile-bytecode --python \$\(BIN\)/python",
+        makefile,
+        re.M,
     )
     assert "$(foreach dir,$(PIP_FIND_LINKS),--find-links $(dir))" in makefile
 
