@@ -37,7 +37,7 @@ book: $(STAMP) data
 test: book
 	@$(call timed,lint,$(BIN)/ruff check . && $(BIN)/ruff format --check .)
 	rm -f $(REPORTS)/junit.xml $(REPORTS)/coverage.json
-	@$(call timed,tests,$(BIN)/pytest -n auto --dist loadscope --nbval \
+	@$(call timed,tests,$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder --nbval \
 	    --cov=helpers --cov-report=term-missing:skip-covered \
 	    --cov-report=json:$(REPORTS)/coverage.json --junitxml=$(REPORTS)/junit.xml,\
 	    $(BIN)/python -m tools.summary --run $(RUN) --reports $(REPORTS);)
